@@ -165,6 +165,14 @@ AmmVersion amm_resources_detect_version (const AmmResources *resources);
 /* Display name "Given Surname", falling back to the address. Newly allocated. */
 char *amm_entity_display_name (const AmmEntity *entity);
 
+/* Added: a new entity with only an address (e.g. to build a "to" list). */
+AmmEntity *amm_entity_new (const char *address);
+
+/* Added: event.type wire strings. Unknown or NULL -> AMM_EVENT_UNKNOWN; to_string gives
+ * "MESSAGE", "START", … and "UNKNOWN" for AMM_EVENT_UNKNOWN. */
+AmmEventType amm_event_type_from_string (const char *wire);
+const char  *amm_event_type_to_string (AmmEventType type);
+
 /* Ref counting. */
 AmmEntity           *amm_entity_ref (AmmEntity *e);
 void                 amm_entity_unref (AmmEntity *e);
