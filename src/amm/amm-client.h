@@ -33,6 +33,8 @@ typedef struct {
   AmmVersion version;         /* AMM_VERSION_AUTO negotiates */
   guint      poll_minutes;    /* 0 = push (WebSocket/SSE, or 2.1 long-poll) */
   gboolean   disable_websocket; /* testing/proxies: go straight to SSE */
+  guint      poll_seconds_for_tests; /* TEST HOOK: when > 0, poll every N seconds (overrides
+                                        poll_minutes); the plugin never sets it */
 } AmmSettings;
 
 AmmSettings *amm_settings_new (void);             /* defaults filled in */
@@ -101,12 +103,21 @@ AmmConversation *amm_client_fetch_messages_finish (AmmClient *self, GAsyncResult
 /* Test hooks: shorten the reconnect back-off (base and max delays in ms). */
 void amm_client_set_backoff (AmmClient *self, guint base_ms, guint max_ms, guint max_attempts);
 
-/* Signals:
+/* The proxy resolver of the client's session (NULL: direct connections, no proxy lookup in a
+ * worker thread). By default libsoup uses the system's (g_proxy_resolver_get_default()). */
+void amm_client_set_proxy_resolver (AmmClient *self, GProxyResolver *resolver);
+
+/* The current sync cursor (the last one ::cursor-changed announced, or the one start_sync got);
+ * NULL before the first listing of a first login. */
+const char *amm_client_get_cursor (AmmClient *self);
+
+/* Signals (C handler arguments after the client; marshalled as G_TYPE_POINTER,
+ * G_TYPE_POINTER, G_TYPE_BOOLEAN / G_TYPE_STRING / G_TYPE_UINT, G_TYPE_BOOLEAN / G_TYPE_ERROR):
  *   "message-received"  (AmmConversation *conv, AmmMessage *msg, gboolean from_self)
  *        a message to show, oldest first within a conversation, each exactly once.
  *        from_self: sent by this user from another device/client.
  *   "cursor-changed"    (const char *cursor)  store it: every message it covers was delivered.
- *   "channel-changed"   (AmmChannelKind kind, gboolean up)
+ *   "channel-changed"   (guint kind (an AmmChannelKind), gboolean up)
  *   "connection-lost"   (GError *error)  gave up reconnecting, or the credentials stopped working.
  */
 

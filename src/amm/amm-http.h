@@ -1,0 +1,62 @@
+/* amm-http.h: request building and response handling for the AMM REST calls.
+ *
+ * One concern: turn (method, url, headers, body) into a SoupMessage, send it with a
+ * per-request timeout chained to up to two cancellables, read the body with a size cap,
+ * and map every failure (transport, TLS, HTTP status, error.v1 body) to an AMM_ERROR.
+ * Private to the client core.
+ */
+#pragma once
+
+#include <libsoup/soup.h>
+#include <json-glib/json-glib.h>
+#include "amm-error.h"
+
+G_BEGIN_DECLS
+
+/* A session with a cookie jar, no session-wide timeout (every request has its own),
+ * and `tls_db` (nullable: the system default) as its trust store. */
+SoupSession *amm_http_session_new (GTlsDatabase *tls_db);
+
+/* "Basic base64(user:password)". Never log it. */
+char *amm_http_basic_auth (const char *user, const char *password);
+
+/* A request. `accept`, `content_type`, `body` nullable. An invalid URI is AMM_ERROR_INVALID_SETTINGS. */
+SoupMessage *amm_http_request_new (const char *method, const char *uri, const char *auth,
+                                   const char *accept, const char *content_type,
+                                   const char *body, gssize body_len, GError **error);
+
+/* `uri` with `key=value` appended to its query (value percent-encoded, ':' included). */
+char *amm_http_uri_add_query (const char *uri, const char *key, const char *value);
+/* `href` resolved against `base` (an absolute href is returned as is). */
+char *amm_http_resolve (const char *base, const char *href);
+
+/* Send `msg` and read its whole body (at most AMM_MAX_RESPONSE_BYTES).
+ * timeout_s 0 = none. Either cancellable (both nullable) cancels the request. */
+void    amm_http_send_async  (SoupSession *session, SoupMessage *msg, guint timeout_s,
+                              GCancellable *c1, GCancellable *c2,
+                              GAsyncReadyCallback callback, gpointer user_data);
+/* The body of a 2xx answer (possibly empty). On an error status: NULL and the mapped error;
+ * *retry_after gets the Retry-After seconds (0 if none). status/retry_after nullable. */
+GBytes *amm_http_send_finish (GAsyncResult *result, guint *status, guint *retry_after, GError **error);
+
+/* Like amm_http_send_async, but a 2xx answer completes as soon as the headers are in,
+ * with the body stream (for Server-Sent Events). The timeout covers the headers only. */
+void          amm_http_open_stream_async  (SoupSession *session, SoupMessage *msg, guint timeout_s,
+                                           GCancellable *c1, GCancellable *c2,
+                                           GAsyncReadyCallback callback, gpointer user_data);
+GInputStream *amm_http_open_stream_finish (GAsyncResult *result, guint *status, GError **error);
+
+/* Parse a body as JSON; an empty or non-JSON body is AMM_ERROR_MALFORMED. */
+JsonNode *amm_http_parse_json (GBytes *body, GError **error);
+
+/* Serialize a node compactly. */
+char *amm_http_json_to_string (JsonNode *node);
+
+/* Record certificate problems of `msg` (connect before sending; the WebSocket handshake too). */
+void amm_http_watch_tls (SoupMessage *msg);
+/* Map a transport error of `msg` (TLS, DNS, refused, timeout) to an AMM_ERROR. CANCELLED is kept. */
+GError *amm_http_map_transport_error (SoupMessage *msg, const GError *error);
+/* The error for a non-2xx status, with the error.v1 displayMsg/errorMsg when `body` is one. */
+GError *amm_http_status_error (guint status, const char *reason, GBytes *body);
+
+G_END_DECLS
