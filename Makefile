@@ -53,6 +53,7 @@ SERVER      := $(B)/amm-server
 TLS_DIR     := $(B)/tls
 
 .PHONY: all check demo bench install uninstall clean deps deps-test deps-demo tls
+.SECONDARY: $(COMMON_OBJ) $(HARNESS_OBJ)
 .DEFAULT_GOAL := all
 
 all: deps $(PLUGIN) $(SERVER) $(UNIT_BIN) $(E2E_BIN) $(BENCH_BIN) tls
