@@ -31,40 +31,8 @@ curl -s -o /dev/null -X POST -H 'Content-Type: application/json' \
   "http://127.0.0.1:$control/control/send"
 
 cfg="$work/finch"
-mkdir -p "$cfg/plugins"
-cp "$B/libamm.so" "$cfg/plugins/"
-cat >"$cfg/accounts.xml" <<XML
-<?xml version='1.0' encoding='UTF-8' ?>
-<account version='1.0'>
- <account>
-  <protocol>prpl-amm</protocol>
-  <name>alice@example.com</name>
-  <password>alice-pw</password>
-  <alias>Alice Liddell</alias>
-  <settings>
-   <setting name='server' type='string'>127.0.0.1</setting>
-   <setting name='port' type='int'>$port</setting>
-   <setting name='use-tls' type='bool'>1</setting>
-   <setting name='ca-file' type='string'>$B/tls/ca.pem</setting>
-  </settings>
-  <settings ui='gnt-purple'>
-   <setting name='auto-login' type='bool'>1</setting>
-  </settings>
- </account>
-</account>
-XML
-cat >"$cfg/blist.xml" <<XML
-<?xml version='1.0' encoding='UTF-8' ?>
-<purple version='1.0'>
- <blist>
-  <group name='AMM'>
-   <contact>
-    <buddy account='alice@example.com' proto='prpl-amm'><name>bob@example.com</name><alias>Bob Builder</alias></buddy>
-   </contact>
-  </group>
- </blist>
-</purple>
-XML
+# the same config writer the Finch and Pidgin tests use (tests/clients/test-finch.sh runs this demo)
+sh "$SRC/tests/clients/purple-config.sh" "$cfg" gnt-purple "$port" "$B/tls/ca.pem" "$B/libamm.so"
 
 cat <<MSG
 demo: AMM server (HTTPS, test CA) on https://127.0.0.1:$port, control port $control, pid $server_pid

@@ -1,10 +1,12 @@
 #!/bin/sh
-# Run every test program under $AMM_BUILD_DIR/tests (GTest, TAP output) and print one closing line:
+# Run every test program under $AMM_BUILD_DIR/tests (GTest, TAP output) and every executable
+# tests/clients/test-*.sh (TAP output), and print one closing line:
 #   N passed, N failed, N skipped
 # A program that crashes, hangs (timeout) or reports fewer results than it planned counts the
 # missing ones as failed. Logs: $AMM_BUILD_DIR/test-logs/<program>.log
 set -u
 B=${AMM_BUILD_DIR:-$(pwd)/build}
+export AMM_BUILD_DIR="$B"
 export AMM_SERVER="$B/amm-server"
 export AMM_PLUGIN_DIR="$B"
 export AMM_TLS_DIR="$B/tls"
@@ -16,19 +18,29 @@ timeout_s=${AMM_TEST_TIMEOUT:-300}
 logs="$B/test-logs"
 mkdir -p "$logs"
 
-passed=0; failed=0; skipped=0
-for t in "$B"/tests/test-* "$B"/tests/e2e-*; do
+passed=0; failed=0; skipped=0; todos=0
+# The real-client tests (Finch, Pidgin, Bitlbee, install/dist/rpm) are executable scripts that
+# print TAP themselves: tests/clients/test-*.sh.
+# AMM_CLIENT_TESTS=0 (make check-unit, the RPM's %check) leaves them out.
+clients_dir="$AMM_SOURCE_DIR/tests/clients"
+[ "${AMM_CLIENT_TESTS:-1}" = 0 ] && clients_dir=/nonexistent
+for t in "$B"/tests/test-* "$B"/tests/e2e-* "$clients_dir"/test-*.sh; do
   [ -x "$t" ] || continue
   name=$(basename "$t")
   log="$logs/$name.log"
-  timeout -k 10 "$timeout_s" "$t" --tap >"$log" 2>&1
+  case $t in
+    *.sh) timeout -k 10 "$timeout_s" "$t" >"$log" 2>&1 ;;
+    *)    timeout -k 10 "$timeout_s" "$t" --tap >"$log" 2>&1 ;;
+  esac
   rc=$?
   p=$(grep -cE '^ok [0-9]+' "$log" | tr -d ' ')
   s=$(grep -cE '^ok [0-9]+ .*# SKIP' "$log" | tr -d ' ')
-  f=$(grep -cE '^not ok [0-9]+' "$log" | tr -d ' ')
+  # "not ok … # TODO …" is a known failure (TAP): reported below, not counted as failed
+  f=$(grep -E '^not ok [0-9]+' "$log" | grep -cvE '# TODO' | tr -d ' ')
+  todo=$(grep -cE '^not ok [0-9]+ .*# TODO' "$log" | tr -d ' ')
   p=$((p - s))
   plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\).*/\1/p' "$log" | tail -n 1)
-  ran=$((p + s + f))
+  ran=$((p + s + f + todo))
   if [ -n "$plan" ] && [ "$ran" -lt "$plan" ]; then
     f=$((f + plan - ran))
   elif [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
@@ -41,7 +53,10 @@ for t in "$B"/tests/test-* "$B"/tests/e2e-*; do
     grep -E '^not ok|^# (Bail|Start of|End of)|ERROR|CRITICAL|\*\*' "$log" | head -n 20 | sed 's/^/    /'
   fi
   grep -E '^ok [0-9]+ .*# SKIP' "$log" | sed 's/^/    /'
-  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+  grep -E '^not ok [0-9]+ .*# TODO' "$log" | sed 's/^/    /'
+  grep -E '^# (latency|outgoing) ' "$log" | sed 's/^/    /'
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s)); todos=$((todos + todo))
 done
+[ "$todos" -gt 0 ] && echo "$todos known failure(s) marked TODO (listed above; not counted as failed)"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -5,8 +5,12 @@
 #include "amm-http.h"
 #include "amm-models.h"
 #include "amm-protocol.h"
+#include "amm-sse.h"
 
-#define SSE_MAX_EVENT_BYTES (1024 * 1024)
+/* The largest notification frame accepted, on either channel kind. A frame is a few KB; the
+ * caps keep an endless WebSocket message or SSE line from exhausting memory. */
+#define CHANNEL_MAX_FRAME_BYTES (1024 * 1024)
+#define SSE_READ_CHUNK          16384
 
 struct _AmmChannel {
   GObject        parent;
@@ -31,10 +35,9 @@ struct _AmmChannel {
   char    *ping_id;
 
   /* SSE */
-  GDataInputStream *sse_in;
+  GInputStream *sse_in;
+  AmmSseParser *sse_parser;
   guint    sse_dead_timer;
-  char    *sse_event;
-  GString *sse_data;
   char    *command_url;
 
   guint    discovery_timer;
@@ -109,9 +112,7 @@ amm_channel_finalize (GObject *obj)
   g_free (self->ws_href);
   g_free (self->sse_href);
   g_free (self->ping_id);
-  g_free (self->sse_event);
-  if (self->sse_data)
-    g_string_free (self->sse_data, TRUE);
+  g_clear_pointer (&self->sse_parser, amm_sse_parser_free);
   g_free (self->command_url);
   G_OBJECT_CLASS (amm_channel_parent_class)->finalize (obj);
 }
@@ -282,14 +283,26 @@ static void
 on_ws_closed (SoupWebsocketConnection *ws, gpointer data)
 {
   AmmChannel *self = data;
-  die (self, g_error_new (AMM_ERROR, AMM_ERROR_NETWORK, "The server closed the notification channel (code %u)",
-                          soup_websocket_connection_get_close_code (ws)));
+  gushort code = soup_websocket_connection_get_close_code (ws);
+  if (code == SOUP_WEBSOCKET_CLOSE_TOO_BIG) /* we closed it: a message over the cap */
+    die (self, g_error_new (AMM_ERROR, AMM_ERROR_TOO_LARGE,
+                            "The server sent a notification larger than %u bytes; the channel was closed",
+                            (guint) CHANNEL_MAX_FRAME_BYTES));
+  else
+    die (self, g_error_new (AMM_ERROR, AMM_ERROR_NETWORK, "The server closed the notification channel (code %u)",
+                            code));
 }
 
 static void
 on_ws_error (SoupWebsocketConnection *ws, GError *error, gpointer data)
 {
+  AmmChannel *self = data;
   g_debug ("amm-channel: WebSocket error: %s", error->message);
+  /* libsoup refused a message over max-incoming-payload-size and is closing (1009) */
+  if (g_error_matches (error, SOUP_WEBSOCKET_ERROR, SOUP_WEBSOCKET_CLOSE_TOO_BIG))
+    die (self, g_error_new (AMM_ERROR, AMM_ERROR_TOO_LARGE,
+                            "The server sent a notification larger than %u bytes; the channel was closed",
+                            (guint) CHANNEL_MAX_FRAME_BYTES));
 }
 
 static void open_sse (AmmChannel *self);
@@ -333,7 +346,7 @@ on_ws_connected (GObject *src, GAsyncResult *res, gpointer data)
   }
   g_object_set_data (G_OBJECT (self), "ws-msg", NULL);
   self->ws = ws;
-  soup_websocket_connection_set_max_incoming_payload_size (ws, AMM_MAX_RESPONSE_BYTES);
+  soup_websocket_connection_set_max_incoming_payload_size (ws, CHANNEL_MAX_FRAME_BYTES);
   g_signal_connect (ws, "message", G_CALLBACK (on_ws_message), self);
   g_signal_connect (ws, "closed", G_CALLBACK (on_ws_closed), self);
   g_signal_connect (ws, "error", G_CALLBACK (on_ws_error), self);
@@ -372,6 +385,11 @@ open_websocket (AmmChannel *self)
   self->kind = AMM_CHANNEL_WEBSOCKET;
   g_autofree char *uri = websocket_http_uri (self->ws_href);
   GError *error = NULL;
+  /* credentials go only where the user sent them: a foreign channel URL is an error, no fallback */
+  if (!amm_http_check_origin (self->session, self->ws_href, &error)) {
+    die (self, error);
+    return;
+  }
   SoupMessage *msg = amm_http_request_new ("GET", uri, self->auth, NULL, NULL, NULL, 0, &error);
   if (msg == NULL) {
     if (self->sse_href) {
@@ -407,82 +425,60 @@ sse_touch (AmmChannel *self)
 }
 
 static void
-sse_dispatch (AmmChannel *self)
+on_sse_event (const char *event, const char *data, gsize len, gpointer user_data)
 {
-  const char *event = self->sse_event ? self->sse_event : "message";
-  if (self->sse_data->len > 0 && g_strcmp0 (event, AMM_SSE_EVENT_PING) != 0) {
-    if (g_strcmp0 (event, AMM_SSE_EVENT_NOTIFICATION) == 0 || g_strcmp0 (event, "message") == 0)
-      handle_frame_text (self, self->sse_data->str, self->sse_data->len);
-  }
-  g_clear_pointer (&self->sse_event, g_free);
-  g_string_truncate (self->sse_data, 0);
+  AmmChannel *self = user_data;
+  if (self->closed || g_strcmp0 (event, AMM_SSE_EVENT_PING) == 0)
+    return;
+  if (g_strcmp0 (event, AMM_SSE_EVENT_NOTIFICATION) == 0 || g_strcmp0 (event, "message") == 0)
+    handle_frame_text (self, data, len);
 }
 
-static void sse_read_line (AmmChannel *self);
+static void sse_read_more (AmmChannel *self);
 
 static void
-on_sse_line (GObject *src, GAsyncResult *res, gpointer data)
+on_sse_chunk (GObject *src, GAsyncResult *res, gpointer data)
 {
   AmmChannel *self = data; /* a reference */
   GError *error = NULL;
-  gsize len = 0;
-  g_autofree char *line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (src), res, &len, &error);
+  g_autoptr (GBytes) chunk = g_input_stream_read_bytes_finish (G_INPUT_STREAM (src), res, &error);
   if (self->closed) {
     g_clear_error (&error);
     g_object_unref (self);
     return;
   }
-  if (error != NULL) {
+  if (chunk == NULL) {
     GError *mapped = amm_http_map_transport_error (NULL, error);
     g_error_free (error);
     die (self, mapped);
     g_object_unref (self);
     return;
   }
-  if (line == NULL) {
+  gsize len = 0;
+  const char *bytes = g_bytes_get_data (chunk, &len);
+  if (len == 0) {
     die (self, g_error_new (AMM_ERROR, AMM_ERROR_NETWORK, "The server closed the notification stream"));
     g_object_unref (self);
     return;
   }
   sse_touch (self);
-  if (len == 0) {
-    sse_dispatch (self);
-  } else if (line[0] == ':') {
-    /* comment: keep-alive */
-  } else {
-    char *colon = strchr (line, ':');
-    const char *field = line;
-    const char *value = "";
-    if (colon) {
-      *colon = '\0';
-      value = colon + 1;
-      if (*value == ' ')
-        value++;
-    }
-    if (strcmp (field, "event") == 0) {
-      g_free (self->sse_event);
-      self->sse_event = g_strdup (value);
-    } else if (strcmp (field, "data") == 0) {
-      if (self->sse_data->len > 0)
-        g_string_append_c (self->sse_data, '\n');
-      g_string_append (self->sse_data, value);
-      if (self->sse_data->len > SSE_MAX_EVENT_BYTES) {
-        die (self, g_error_new (AMM_ERROR, AMM_ERROR_TOO_LARGE, "A notification event is too large"));
-        g_object_unref (self);
-        return;
-      }
-    }
+  if (!amm_sse_parser_feed (self->sse_parser, bytes, len, &error)) {
+    g_debug ("amm-channel: SSE stream refused: %s", error->message);
+    die (self, error);
+    g_object_unref (self);
+    return;
   }
   if (!self->closed)
-    sse_read_line (self);
+    sse_read_more (self);
   g_object_unref (self);
 }
 
+/* A bounded reader: fixed-size chunks into the capped parser (never read_line, which has no cap). */
 static void
-sse_read_line (AmmChannel *self)
+sse_read_more (AmmChannel *self)
 {
-  g_data_input_stream_read_line_async (self->sse_in, G_PRIORITY_DEFAULT, self->cancel, on_sse_line,
-                                       g_object_ref (self));
+  g_input_stream_read_bytes_async (self->sse_in, SSE_READ_CHUNK, G_PRIORITY_DEFAULT, self->cancel, on_sse_chunk,
+                                   g_object_ref (self));
 }
 
 static void
@@ -502,12 +498,11 @@ on_sse_open (GObject *src, GAsyncResult *res, gpointer data)
     g_object_unref (self);
     return;
   }
-  self->sse_in = g_data_input_stream_new (in);
-  g_data_input_stream_set_newline_type (self->sse_in, G_DATA_STREAM_NEWLINE_TYPE_ANY);
-  g_object_unref (in);
-  self->sse_data = g_string_new (NULL);
+  self->sse_in = in;
+  g_clear_pointer (&self->sse_parser, amm_sse_parser_free);
+  self->sse_parser = amm_sse_parser_new (CHANNEL_MAX_FRAME_BYTES + 64, CHANNEL_MAX_FRAME_BYTES, on_sse_event, self);
   sse_touch (self);
-  sse_read_line (self);
+  sse_read_more (self);
   g_object_unref (self);
 }
 

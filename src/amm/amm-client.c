@@ -10,11 +10,14 @@
 #include "amm-client.h"
 
 #include <string.h>
+#include "amm-client-private.h"
 #include "amm-backoff.h"
 #include "amm-channel.h"
 #include "amm-discovery.h"
 #include "amm-http.h"
+#include "amm-pin.h"
 #include "amm-protocol.h"
+#include "amm-send.h"
 #include "amm-sync.h"
 #include "amm-time.h"
 
@@ -25,6 +28,7 @@ struct _AmmClient {
   char         *auth;
   GTlsDatabase *tls_db;
   SoupSession  *session;
+  gboolean      proxy_auth_hooked; /* on_request_queued_proxy_auth connected */
   GCancellable *cancel;
   gboolean      shut_down;
   gboolean      lost;
@@ -33,6 +37,7 @@ struct _AmmClient {
   GPtrArray    *retired_resources; /* earlier documents: pointers handed out stay valid */
   GHashTable   *conversations;     /* id → AmmConversation* */
   AmmSync      *sync;
+  AmmConvState *conv_state;        /* amm-conversations.c */
 
   /* syncing */
   gboolean        syncing;
@@ -59,7 +64,8 @@ struct _AmmClient {
   guint       poll_id;
 };
 
-enum { SIG_MESSAGE_RECEIVED, SIG_CURSOR_CHANGED, SIG_CHANNEL_CHANGED, SIG_CONNECTION_LOST, N_SIGNALS };
+enum { SIG_MESSAGE_RECEIVED, SIG_CURSOR_CHANGED, SIG_CHANNEL_CHANGED, SIG_CONNECTION_LOST,
+       SIG_TYPING, SIG_MESSAGE_READ, SIG_CONVERSATION_CHANGED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (AmmClient, amm_client, G_TYPE_OBJECT)
@@ -109,6 +115,7 @@ amm_client_finalize (GObject *obj)
   g_ptr_array_unref (self->retired_resources);
   g_hash_table_destroy (self->conversations);
   amm_sync_free (self->sync);
+  amm_conv_state_free (self->conv_state);
   g_free (self->paging_thread);
   G_OBJECT_CLASS (amm_client_parent_class)->finalize (obj);
 }
@@ -131,6 +138,17 @@ amm_client_class_init (AmmClientClass *klass)
   signals[SIG_CONNECTION_LOST] =
     g_signal_new ("connection-lost", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 1, G_TYPE_ERROR | G_SIGNAL_TYPE_STATIC_SCOPE);
+  /* amm-conversations.h */
+  signals[SIG_TYPING] =
+    g_signal_new ("typing", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 3, G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE,
+                  G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE, G_TYPE_UINT);
+  signals[SIG_MESSAGE_READ] =
+    g_signal_new ("message-read", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 2, G_TYPE_POINTER, G_TYPE_POINTER);
+  signals[SIG_CONVERSATION_CHANGED] =
+    g_signal_new ("conversation-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_POINTER);
 }
 
 static void
@@ -140,6 +158,7 @@ amm_client_init (AmmClient *self)
   self->retired_resources = g_ptr_array_new_with_free_func ((GDestroyNotify) amm_resources_unref);
   self->conversations = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                                (GDestroyNotify) amm_conversation_unref);
+  self->conv_state = amm_conv_state_new ();
   amm_backoff_init (&self->backoff, AMM_RECONNECT_BASE_MS, AMM_RECONNECT_MAX_MS, AMM_RECONNECT_MAX_ATTEMPTS);
   amm_backoff_init (&self->listing_backoff, AMM_RECONNECT_BASE_MS, AMM_RECONNECT_MAX_MS, 0);
 }
@@ -168,8 +187,18 @@ amm_client_new (const AmmSettings *settings, GError **error)
     g_set_error (error, AMM_ERROR, AMM_ERROR_INVALID_SETTINGS, "Invalid server name \"%s\"", settings->host);
     return NULL;
   }
+  if (!amm_http_trusted_hosts_validate (settings->trusted_hosts, error))
+    return NULL;
   GTlsDatabase *db = NULL;
-  if (settings->ca_file && *settings->ca_file) {
+  if (settings->cert_fingerprint && *settings->cert_fingerprint) {
+    g_autoptr (GError) local = NULL;
+    g_autofree char *pin = amm_pin_normalize (settings->cert_fingerprint, &local);
+    if (pin == NULL) {
+      g_set_error (error, AMM_ERROR, AMM_ERROR_INVALID_SETTINGS, "%s", local->message);
+      return NULL;
+    }
+    db = amm_pin_database_new (pin);
+  } else if (settings->ca_file && *settings->ca_file) {
     g_autofree char *path = g_canonicalize_filename (settings->ca_file, NULL);
     g_autoptr (GError) local = NULL;
     db = g_tls_file_database_new (path, &local);
@@ -185,6 +214,7 @@ amm_client_new (const AmmSettings *settings, GError **error)
   self->auth = amm_http_basic_auth (settings->username, settings->password);
   self->tls_db = db;
   self->session = amm_http_session_new (db);
+  amm_http_session_set_origin (self->session, self->base_url, settings->trusted_hosts);
   self->sync = amm_sync_new (settings->username);
   return self;
 }
@@ -196,10 +226,54 @@ amm_client_set_backoff (AmmClient *self, guint base_ms, guint max_ms, guint max_
   amm_backoff_init (&self->listing_backoff, base_ms, max_ms, 0);
 }
 
+/* HTTP proxy credentials. libsoup does not answer a proxy's 407 for the CONNECT tunnel of
+ * https:// and wss:// (its auth manager never sees it), so the credentials of the proxy URI the
+ * session's resolver gives (a GSimpleProxyResolver answers at once, without a thread) go
+ * pre-emptively into Proxy-Authorization (Basic), as curl does: on the CONNECT for TLS targets,
+ * on the request itself for plain http:// ones (sent to the proxy). Never for SOCKS proxies,
+ * whose credentials GIO sends itself. */
+static void
+on_request_queued_proxy_auth (SoupSession *session, SoupMessage *msg, gpointer data)
+{
+  GProxyResolver *resolver = soup_session_get_proxy_resolver (session);
+  GUri *uri = soup_message_get_uri (msg);
+  gboolean tls = g_strcmp0 (g_uri_get_scheme (uri), "https") == 0
+                 || g_strcmp0 (g_uri_get_scheme (uri), "wss") == 0;
+  g_autofree char *target = NULL;
+  g_auto (GStrv) proxies = NULL;
+  g_autofree char *scheme = NULL;
+  g_autofree char *user = NULL;
+  g_autofree char *password = NULL;
+
+  if (resolver == NULL || (tls && g_strcmp0 (soup_message_get_method (msg), "CONNECT") != 0))
+    return;
+  target = g_uri_to_string (uri);
+  proxies = g_proxy_resolver_lookup (resolver, target, NULL, NULL);
+  if (proxies == NULL || proxies[0] == NULL
+      || !g_uri_split_with_user (proxies[0], G_URI_FLAGS_HAS_PASSWORD, &scheme, &user, &password, NULL,
+                                 NULL, NULL, NULL, NULL, NULL, NULL)
+      || user == NULL || g_strcmp0 (scheme, "http") != 0)
+    return;
+  {
+    g_autofree char *u = g_uri_unescape_string (user, NULL);
+    g_autofree char *p = password ? g_uri_unescape_string (password, NULL) : g_strdup ("");
+    g_autofree char *basic = amm_http_basic_auth (u ? u : user, p ? p : "");
+    soup_message_headers_replace (soup_message_get_request_headers (msg), "Proxy-Authorization", basic);
+    if (p)
+      memset (p, 0, strlen (p));
+    if (password)
+      memset (password, 0, strlen (password));
+  }
+}
+
 void
 amm_client_set_proxy_resolver (AmmClient *self, GProxyResolver *resolver)
 {
   soup_session_set_proxy_resolver (self->session, resolver);
+  if (resolver != NULL && !self->proxy_auth_hooked) {
+    self->proxy_auth_hooked = TRUE;
+    g_signal_connect (self->session, "request-queued", G_CALLBACK (on_request_queued_proxy_auth), NULL);
+  }
 }
 
 AmmVersion
@@ -626,6 +700,8 @@ deliver_batch (AmmClient *self)
   for (guint i = 0; i < deliveries->len && can_emit (self); i++) {
     AmmDelivery *d = g_ptr_array_index (deliveries, i);
     g_signal_emit (self, signals[SIG_MESSAGE_RECEIVED], 0, d->conv, d->msg, d->from_self);
+    if (can_emit (self))
+      amm_conv_on_delivered (self, d->conv, d->msg, d->from_self);
   }
   gboolean changed = FALSE;
   if (can_emit (self) && self->batch) {
@@ -711,6 +787,14 @@ on_listing_answer (GObject *src, GAsyncResult *res, gpointer data)
     return;
   }
   cache_list (self, list);
+  g_object_ref (self);
+  amm_conv_on_listing (self, list);
+  if (!can_emit (self)) {
+    listing_done (self, FALSE, lp);
+    g_object_unref (self);
+    return;
+  }
+  g_object_unref (self);
   self->batch = amm_sync_batch_new (self->sync, list);
   continue_batch (self);
 }
@@ -728,7 +812,7 @@ run_listing (AmmClient *self)
   clear_source (&self->listing_idle_id);
   self->listing_running = TRUE;
   self->listing_dirty = FALSE;
-  const char *cursor = amm_sync_get_cursor (self->sync);
+  const char *cursor = amm_sync_get_after (self->sync);
   gboolean long_poll = self->mode == AMM_CHANNEL_LONG_POLL && self->long_poll_started && cursor != NULL;
   self->listing_long_poll = long_poll;
   g_autofree char *after = long_poll && self->long_poll_exclusive ? amm_time_string_add_ms (cursor, 1, NULL)
@@ -791,9 +875,13 @@ on_channel_frame (AmmChannel *ch, AmmFrame *frame, gpointer data)
     amm_backoff_reset (&self->backoff);
     set_channel_state (self, amm_channel_get_kind (ch), TRUE);
     run_listing (self); /* whatever changed before the subscription */
+    if (can_emit (self))
+      amm_conv_on_channel_up (self);
   } else if (frame->type == AMM_FRAME_NOTIFICATION
              && g_strcmp0 (frame->service, AMM_CHANNEL_SERVICE_CONVERSATION) == 0) {
     run_listing (self);
+  } else {
+    amm_conv_on_frame (self, frame);
   }
 }
 
@@ -932,6 +1020,7 @@ amm_client_shutdown (AmmClient *self)
   self->syncing = FALSE;
   g_cancellable_cancel (self->cancel);
   stop_activity (self);
+  amm_conv_on_shutdown (self);
   g_clear_pointer (&self->batch, amm_sync_batch_free);
   if (self->session)
     soup_session_abort (self->session);
@@ -1040,6 +1129,8 @@ typedef struct {
   const char        *body;
   const char        *thread_id;
   GPtrArray         *to;
+  const char        *subject;     /* nullable = "" */
+  const char        *event_type;  /* nullable = no "event" member */
 } SendBody;
 
 static void
@@ -1050,7 +1141,7 @@ fill_send (JsonBuilder *b, gconstpointer data)
   json_builder_set_member_name (b, "body");
   json_builder_add_string_value (b, s->body);
   json_builder_set_member_name (b, "subject");
-  json_builder_add_string_value (b, "");
+  json_builder_add_string_value (b, s->subject ? s->subject : "");
   if (s->thread_id) {
     json_builder_set_member_name (b, "threadId");
     json_builder_add_string_value (b, s->thread_id);
@@ -1071,6 +1162,13 @@ fill_send (JsonBuilder *b, gconstpointer data)
     json_builder_end_object (b);
   }
   json_builder_end_array (b);
+  if (s->event_type) {
+    json_builder_set_member_name (b, "event");
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "type");
+    json_builder_add_string_value (b, s->event_type);
+    json_builder_end_object (b);
+  }
   json_builder_end_object (b);
 }
 
@@ -1113,32 +1211,17 @@ cache_sent_conversation (AmmClient *self, JsonNode *message_node, AmmMessage *ms
     g_debug ("amm-client: could not cache the new conversation: %s", error->message);
 }
 
-static void
-on_sent (GObject *src, GAsyncResult *res, gpointer data)
-{
-  GTask *task = data;
-  AmmClient *self = g_task_get_source_object (task);
-  GError *error = NULL;
-  g_autoptr (GBytes) body = amm_http_send_finish (res, NULL, NULL, &error);
-  g_autoptr (JsonNode) root = body ? amm_http_parse_json (body, &error) : NULL;
-  AmmMessage *msg = root ? amm_message_parse (root, self->base_url, &error) : NULL;
-  self->sends_in_flight--;
-  if (msg != NULL && !self->shut_down) {
-    amm_sync_remember_sent (self->sync, msg->id);
-    cache_sent_conversation (self, root, msg);
-  }
-  if (msg)
-    g_task_return_pointer (task, msg, (GDestroyNotify) amm_message_unref);
-  else
-    g_task_return_error (task, error);
-  if (self->batch_waiting && self->batch && can_emit (self))
-    try_deliver (self);
-  g_object_unref (task);
-}
-
 void
 amm_client_send_text_async (AmmClient *self, const char *thread_id, const char * const *to, const char *body,
                             GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+{
+  amm_client_post_outbox_async (self, thread_id, to, NULL, body, NULL, cancellable, callback, user_data);
+}
+
+void
+amm_client_post_outbox_async (AmmClient *self, const char *thread_id, const char * const *to,
+                              const char *subject, const char *body, const char *event_type,
+                              GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
   GTask *task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, amm_client_send_text_async);
@@ -1162,21 +1245,13 @@ amm_client_send_text_async (AmmClient *self, const char *thread_id, const char *
       if (!address_in (recipients, g_ptr_array_index (parts, i)))
         g_ptr_array_add (recipients, g_strdup (g_ptr_array_index (parts, i)));
   }
-  SendBody sb = { body ? body : "", thread_id, recipients };
+  SendBody sb = { body ? body : "", thread_id, recipients, subject, event_type };
   g_autofree char *json = build_json (fill_send, &sb);
   const char *type = self->resources->version == AMM_VERSION_2_1 ? AMM_TYPE_MESSAGE_V1 : AMM_TYPE_MESSAGE_V2;
   g_autofree char *accept = g_strconcat (type, ", ", AMM_TYPE_ERROR, NULL);
-  GError *error = NULL;
-  g_autoptr (SoupMessage) msg = amm_http_request_new ("POST", self->resources->outbox_href, self->auth, accept,
-                                                      type, json, -1, &error);
-  if (msg == NULL) {
-    g_task_return_error (task, error);
-    g_object_unref (task);
-    return;
-  }
-  /* not idempotent: a send is never resent by libsoup */
-  self->sends_in_flight++;
-  amm_http_send_async (self->session, msg, AMM_REST_TIMEOUT_SECONDS, self->cancel, cancellable, on_sent, task);
+  /* amm-send.c posts it, and when the outcome is unknown looks for it before sending again */
+  AmmSendRequest req = { json, type, accept, thread_id, recipients, body ? body : "", event_type };
+  amm_send_outbox (self, task, &req);
 }
 
 AmmMessage *
@@ -1184,4 +1259,110 @@ amm_client_send_text_finish (AmmClient *self, GAsyncResult *result, GError **err
 {
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* --- private accessors (amm-client-private.h) ------------------------------------------------ */
+
+SoupSession *
+amm_client_get_session (AmmClient *self)
+{
+  return self->session;
+}
+
+const char *
+amm_client_get_auth (AmmClient *self)
+{
+  return self->auth;
+}
+
+GCancellable *
+amm_client_get_cancellable (AmmClient *self)
+{
+  return self->cancel;
+}
+
+const char *
+amm_client_get_base_url (AmmClient *self)
+{
+  return self->base_url;
+}
+
+AmmChannel *
+amm_client_get_live_channel (AmmClient *self)
+{
+  return self->channel_up && can_emit (self) ? self->channel : NULL;
+}
+
+gboolean
+amm_client_can_emit (AmmClient *self)
+{
+  return can_emit (self);
+}
+
+gboolean
+amm_client_is_shut_down (AmmClient *self)
+{
+  return self->shut_down;
+}
+
+AmmSync *
+amm_client_get_sync (AmmClient *self)
+{
+  return self->sync;
+}
+
+void
+amm_client_set_request_timeout (AmmClient *self, guint ms)
+{
+  amm_http_set_test_timeout (self->session, ms);
+}
+
+AmmConvState *
+amm_client_get_conv_state (AmmClient *self)
+{
+  return self->conv_state;
+}
+
+char *
+amm_client_conversation_url (AmmClient *self, const char *thread_id)
+{
+  AmmConversation *cached = amm_client_lookup_conversation (self, thread_id);
+  if (cached && cached->href)
+    return g_strdup (cached->href);
+  const char *c = self->resources->conversations_href;
+  g_autofree char *escaped = g_uri_escape_string (thread_id, NULL, FALSE);
+  return g_strconcat (c, g_str_has_suffix (c, "/") ? "" : "/", escaped, NULL);
+}
+
+/* --- hooks for multipart sends (amm-upload.c, amm-client-private.h) -------------------------- */
+
+void
+amm_client_outbox_begin (AmmClient *self)
+{
+  self->sends_in_flight++;
+}
+
+AmmMessage *
+amm_client_outbox_end (AmmClient *self, GBytes *body, GError **error)
+{
+  g_autoptr (JsonNode) root = body ? amm_http_parse_json (body, error) : NULL;
+  AmmMessage *msg = root ? amm_message_parse (root, self->base_url, error) : NULL;
+  self->sends_in_flight--;
+  if (msg != NULL && !self->shut_down) {
+    amm_sync_remember_sent (self->sync, msg->id);
+    cache_sent_conversation (self, root, msg);
+  }
+  if (self->batch_waiting && self->batch && can_emit (self))
+    try_deliver (self);
+  return msg;
+}
+
+void
+amm_client_outbox_adopt (AmmClient *self, AmmMessage *msg)
+{
+  self->sends_in_flight--;
+  if (!self->shut_down)
+    amm_sync_remember_sent (self->sync, msg->id);
+  if (self->batch_waiting && self->batch && can_emit (self))
+    try_deliver (self);
 }

@@ -35,6 +35,12 @@ typedef struct {
   gboolean   disable_websocket; /* testing/proxies: go straight to SSE */
   guint      poll_seconds_for_tests; /* TEST HOOK: when > 0, poll every N seconds (overrides
                                         poll_minutes); the plugin never sets it */
+  char      *trusted_hosts;   /* nullable: comma-separated "host" / "host:port" that the server's
+                                 links may point to besides the server itself (credentials are
+                                 never sent anywhere else; amm-http.h) */
+  char      *cert_fingerprint; /* nullable: pinned SHA-256 of the server certificate (64 hex
+                                  digits, amm_pin_normalize()); when set, only that certificate
+                                  is accepted, whoever issued it, and ca_file is not used */
 } AmmSettings;
 
 AmmSettings *amm_settings_new (void);             /* defaults filled in */
@@ -102,6 +108,9 @@ AmmConversation *amm_client_fetch_messages_finish (AmmClient *self, GAsyncResult
 
 /* Test hooks: shorten the reconnect back-off (base and max delays in ms). */
 void amm_client_set_backoff (AmmClient *self, guint base_ms, guint max_ms, guint max_attempts);
+/* Test hook: every request of the client times out after at most `ms` ms (0: the normal
+ * per-request timeouts, docs/protocol.md §1). */
+void amm_client_set_request_timeout (AmmClient *self, guint ms);
 
 /* The proxy resolver of the client's session (NULL: direct connections, no proxy lookup in a
  * worker thread). By default libsoup uses the system's (g_proxy_resolver_get_default()). */

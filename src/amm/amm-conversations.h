@@ -106,15 +106,24 @@ typedef enum {
  * renewed after every reconnect. No-op without a WebSocket/SSE channel. */
 void amm_client_watch_typing (AmmClient *self, const char *thread_id, gboolean watch);
 /* Report the user's own state. COMPOSING is sent at most once per 5 s while it lasts; PAUSED
- * and NONE (sent as paused) are sent at once if COMPOSING was the last state sent. */
+ * and NONE (sent as paused) are sent at once if COMPOSING was the last state sent.
+ * Every COMPOSING report is local activity: when none comes for 15 s and the UI has not
+ * reported PAUSED/NONE itself, the client sends "paused" on its own. */
 void amm_client_send_typing (AmmClient *self, const char *thread_id, AmmTypingState state);
+/* Test hook: the expiry of others' typing in ms (0 restores the default 60 s). */
+void amm_client_set_typing_expiry (AmmClient *self, guint ms);
+/* Test hook: the local inactivity after which the own COMPOSING falls back to PAUSED, in ms
+ * (0 restores the default 15 s). Applies to timers armed afterwards. */
+void amm_client_set_typing_idle (AmmClient *self, guint ms);
 
 /* More signals of AmmClient:
  *   "typing"             (const char *thread_id, const char *address, guint state (AmmTypingState))
  *        another participant's chatState. COMPOSING expires by itself: the client emits
  *        AMM_TYPING_NONE 60 s after the last refresh.
  *   "message-read"       (AmmConversation *conv, AmmMessage *msg)
- *        a message that was delivered unread is now read by this user elsewhere.
+ *        a message that was delivered unread is now read by this user elsewhere. Never for a
+ *        message this client marked read (amm_client_mark_read), even from within the
+ *        "message-received" handler that delivers it.
  *   "conversation-changed" (AmmConversation *conv)
  *        a listing brought a conversation whose subject, active/closed flags or participants
  *        changed (or a new one); JOINED/LEFT/SUBJECT_CHANGE/CLOSED events still arrive as

@@ -43,6 +43,7 @@ on_logged_out (GObject *src, GAsyncResult *res, gpointer data)
   GTask *task = data;
   GError *error = NULL;
   g_autoptr (GBytes) body = amm_http_send_finish (res, NULL, NULL, &error);
+  (void) body; /* only freed: the answer to a logout does not matter */
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
     return_error (task, error);
     return;
@@ -120,6 +121,17 @@ on_discovery_answer (GObject *src, GAsyncResult *res, gpointer data)
     return_error (task, g_error_new (AMM_ERROR, AMM_ERROR_UNSUPPORTED,
                                      "The server announces no notification channel; set a poll interval"));
     return;
+  }
+  /* every link of the document must point to the configured server (or a trusted host) */
+  const char *hrefs[] = { r->conversations_href, r->messages_href, r->outbox_href, r->mark_as_read_if_href,
+                          r->mark_as_read_batch_href, r->validate_addresses_href, r->websocket_href,
+                          r->sse_href, r->session_href };
+  for (guint i = 0; i < G_N_ELEMENTS (hrefs); i++) {
+    GError *origin_error = NULL;
+    if (hrefs[i] != NULL && !amm_http_check_origin (d->session, hrefs[i], &origin_error)) {
+      return_error (task, origin_error);
+      return;
+    }
   }
   if (r->session_username && d->username && g_ascii_strcasecmp (r->session_username, d->username) != 0) {
     if (d->logged_out || r->session_href == NULL) {

@@ -4,11 +4,14 @@
 #include <string.h>
 #include "amm-json.h"
 #include "amm-models.h"
+#include "amm-pin.h"
 #include "amm-protocol.h"
 
 #define TLS_FLAGS_KEY "amm-tls-errors"
+#define TLS_FINGERPRINT_KEY "amm-tls-fingerprint"
 #define READ_CHUNK    65536
 #define ERROR_BODY_CAP (256 * 1024)
+#define TEST_TIMEOUT_KEY "amm-test-timeout-ms"
 
 SoupSession *
 amm_http_session_new (GTlsDatabase *tls_db)
@@ -24,6 +27,12 @@ amm_http_session_new (GTlsDatabase *tls_db)
   if (tls_db != NULL)
     soup_session_set_tls_database (session, tls_db);
   return session;
+}
+
+void
+amm_http_set_test_timeout (SoupSession *session, guint ms)
+{
+  g_object_set_data (G_OBJECT (session), TEST_TIMEOUT_KEY, GUINT_TO_POINTER (ms));
 }
 
 char *
@@ -50,6 +59,8 @@ amm_http_request_new (const char *method, const char *uri, const char *auth,
     return NULL;
   }
   SoupMessage *msg = soup_message_new_from_uri (method, parsed);
+  /* a redirect could lead the credentials elsewhere: never followed (the 3xx is an error) */
+  soup_message_add_flags (msg, SOUP_MESSAGE_NO_REDIRECT);
   SoupMessageHeaders *h = soup_message_get_request_headers (msg);
   if (auth != NULL)
     soup_message_headers_replace (h, "Authorization", auth);
@@ -99,7 +110,9 @@ static gboolean
 on_accept_certificate (SoupMessage *msg, GTlsCertificate *cert, GTlsCertificateFlags errors, gpointer data)
 {
   g_object_set_data (G_OBJECT (msg), TLS_FLAGS_KEY, GUINT_TO_POINTER ((guint) errors | 0x80000000u));
-  return FALSE; /* never accept a certificate the trust store rejected */
+  /* named in the error, so that the user can check it and pin it (cert-fingerprint) */
+  g_object_set_data_full (G_OBJECT (msg), TLS_FINGERPRINT_KEY, amm_pin_fingerprint (cert), g_free);
+  return FALSE; /* never accept a certificate the trust store (or the pin) rejected */
 }
 
 void
@@ -142,7 +155,18 @@ amm_http_map_transport_error (SoupMessage *msg, const GError *error)
   guint flags = msg ? GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (msg), TLS_FLAGS_KEY)) : 0;
   if (flags != 0 || g_error_matches (error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE)) {
     g_autofree char *what = tls_flags_text ((GTlsCertificateFlags) (flags & 0x7fffffffu));
-    return g_error_new (AMM_ERROR, AMM_ERROR_TLS, "The certificate for %s is not trusted (%s)", host, what);
+    const char *fp = msg ? g_object_get_data (G_OBJECT (msg), TLS_FINGERPRINT_KEY) : NULL;
+    if (fp != NULL)
+      return g_error_new (AMM_ERROR, AMM_ERROR_TLS,
+                          "The certificate for %s is not trusted (%s). If the server uses a private "
+                          "CA, set the account's CA file to that CA's certificate (PEM); or, after "
+                          "checking it with the server's administrator, pin this certificate by "
+                          "setting the certificate fingerprint option to its SHA-256 fingerprint %s",
+                          host, what, fp);
+    return g_error_new (AMM_ERROR, AMM_ERROR_TLS, "The certificate for %s is not trusted (%s). If the "
+                        "server uses a private CA, set the account's CA file to that CA's "
+                        "certificate (PEM), or pin the server certificate's SHA-256 fingerprint",
+                        host, what);
   }
   if (error->domain == G_TLS_ERROR)
     return g_error_new (AMM_ERROR, AMM_ERROR_TLS, "TLS connection to %s failed: %s", host, error->message);
@@ -306,6 +330,24 @@ finish_body (GTask *task)
   }
   g_autoptr (GBytes) body = g_byte_array_free_to_bytes (d->buf);
   d->buf = NULL;
+  /* a connection closed before the announced Content-Length arrived: libsoup reports a plain
+   * end of stream, so the length is checked here (a cut answer is never parsed as a whole one) */
+  SoupMessageHeaders *rh = soup_message_get_response_headers (d->msg);
+  if (d->status_error == NULL && SOUP_STATUS_IS_SUCCESSFUL (d->status) /* an error page may be cut at its cap */
+      && soup_message_headers_get_encoding (rh) == SOUP_ENCODING_CONTENT_LENGTH
+      && (goffset) g_bytes_get_size (body) < soup_message_headers_get_content_length (rh)) {
+    GUri *uri = soup_message_get_uri (d->msg);
+    d->status_error = g_error_new (AMM_ERROR, AMM_ERROR_NETWORK,
+                                   "The answer from %s was cut short (%" G_GSIZE_FORMAT " of %" G_GOFFSET_FORMAT
+                                   " bytes)", uri && g_uri_get_host (uri) ? g_uri_get_host (uri) : "the server",
+                                   g_bytes_get_size (body), soup_message_headers_get_content_length (rh));
+  }
+  if (d->status_error == NULL && SOUP_STATUS_IS_REDIRECTION (d->status)) {
+    const char *location = soup_message_headers_get_one (soup_message_get_response_headers (d->msg), "Location");
+    d->status_error = g_error_new (AMM_ERROR, AMM_ERROR_REJECTED,
+                                   "The server redirected the request to %s; redirects are not followed "
+                                   "(HTTP %u)", location ? location : "another address", d->status);
+  }
   if (d->status_error == NULL && !SOUP_STATUS_IS_SUCCESSFUL (d->status))
     d->status_error = amm_http_status_error (d->status, soup_message_get_reason_phrase (d->msg), body);
   if (d->status_error != NULL) {
@@ -334,6 +376,7 @@ on_read (GObject *src, GAsyncResult *res, gpointer data)
   }
   if (d->buf->len + n > d->cap) {
     if (!SOUP_STATUS_IS_SUCCESSFUL (d->status)) { /* an oversized error page: the status is enough */
+      g_input_stream_close_async (d->stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
       g_byte_array_set_size (d->buf, 0);
       finish_body (task);
       return;
@@ -353,6 +396,19 @@ read_more (GTask *task)
 {
   SendData *d = g_task_get_task_data (task);
   g_input_stream_read_bytes_async (d->stream, READ_CHUNK, G_PRIORITY_DEFAULT, d->op_cancel, on_read, task);
+}
+
+/* A 2xx answer to a request that asked for JSON (its Accept names a JSON type) must be JSON
+ * (application/json or any +json type) when it has a type at all: an HTML page from a proxy or
+ * a text/plain body is an AMM_ERROR_MALFORMED, not something to parse. */
+static gboolean
+json_type_acceptable (SoupMessage *msg)
+{
+  const char *accept = soup_message_headers_get_one (soup_message_get_request_headers (msg), "Accept");
+  const char *got = soup_message_headers_get_content_type (soup_message_get_response_headers (msg), NULL);
+  if (accept == NULL || strstr (accept, "json") == NULL || got == NULL)
+    return TRUE;
+  return g_ascii_strcasecmp (got, "application/json") == 0 || g_str_has_suffix (got, "+json");
 }
 
 static void
@@ -392,6 +448,18 @@ on_sent (GObject *src, GAsyncResult *res, gpointer data)
     g_object_unref (task);
     return;
   }
+  if (ok && !json_type_acceptable (d->msg)) {
+    const char *got = soup_message_headers_get_content_type (soup_message_get_response_headers (d->msg), NULL);
+    GUri *uri = soup_message_get_uri (d->msg);
+    g_input_stream_close_async (stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
+    g_task_return_new_error (task, AMM_ERROR, AMM_ERROR_MALFORMED,
+                             g_ascii_strncasecmp (got, "text/html", 9) == 0
+                             ? "%s answered with an HTML page (%s) instead of an AMM document; a proxy in between?"
+                             : "%s answered with %s instead of an AMM document",
+                             uri && g_uri_get_host (uri) ? g_uri_get_host (uri) : "The server", got);
+    g_object_unref (task);
+    return;
+  }
   /* an error status: read the body (for error.v1) with a small cap, then build the error */
   d->buf = g_byte_array_new ();
   read_more (task);
@@ -409,6 +477,15 @@ start_send (SoupSession *session, SoupMessage *msg, guint timeout_s, GCancellabl
   GTask *task = g_task_new (NULL, NULL, callback, user_data);
   g_task_set_source_tag (task, start_send);
   g_task_set_task_data (task, d, (GDestroyNotify) send_data_free);
+  /* credentials go only where the user sent them (see amm_http_check_origin) */
+  g_autofree char *target = g_uri_to_string (soup_message_get_uri (msg));
+  GError *origin_error = NULL;
+  if (!amm_http_check_origin (session, target, &origin_error)) {
+    g_debug ("amm-http: refused: %s", origin_error->message);
+    g_task_return_error (task, origin_error); /* GTask completes it from an idle */
+    g_object_unref (task);
+    return;
+  }
   amm_http_watch_tls (msg);
   if (c1) {
     d->c1 = g_object_ref (c1);
@@ -418,7 +495,11 @@ start_send (SoupSession *session, SoupMessage *msg, guint timeout_s, GCancellabl
     d->c2 = g_object_ref (c2);
     d->h2 = g_cancellable_connect (c2, G_CALLBACK (on_outer_cancelled), d->op_cancel, NULL);
   }
-  if (timeout_s > 0)
+  /* test hook (amm_http_set_test_timeout): a shorter timeout for every request of the session */
+  guint test_ms = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (session), TEST_TIMEOUT_KEY));
+  if (test_ms > 0 && (timeout_s == 0 || test_ms < timeout_s * 1000u))
+    d->timer_id = g_timeout_add (test_ms, on_request_timeout, d);
+  else if (timeout_s > 0)
     d->timer_id = g_timeout_add_seconds (timeout_s, on_request_timeout, d);
   soup_session_send_async (session, msg, G_PRIORITY_DEFAULT, d->op_cancel, on_sent, task);
 }
@@ -483,4 +564,193 @@ amm_http_json_to_string (JsonNode *node)
   g_autoptr (JsonGenerator) gen = json_generator_new ();
   json_generator_set_root (gen, node);
   return json_generator_to_data (gen, NULL);
+}
+
+/* --- where credentials may go ---------------------------------------------------------------- */
+
+#define ORIGIN_KEY "amm-origin"
+
+typedef struct {
+  char   *scheme;  /* "http" or "https" */
+  char   *host;    /* lower case, IPv6 without brackets */
+  int     port;    /* effective */
+  GPtrArray *trusted; /* of TrustedHost* */
+} Origin;
+
+typedef struct {
+  char *host;
+  int   port;      /* -1: any port */
+} TrustedHost;
+
+static void
+trusted_host_free (TrustedHost *t)
+{
+  g_free (t->host);
+  g_free (t);
+}
+
+static void
+origin_free (Origin *o)
+{
+  g_free (o->scheme);
+  g_free (o->host);
+  g_ptr_array_unref (o->trusted);
+  g_free (o);
+}
+
+/* "http"/"https" for http, https, ws, wss (any case); NULL otherwise. */
+static const char *
+http_scheme (const char *scheme)
+{
+  if (scheme == NULL)
+    return NULL;
+  if (g_ascii_strcasecmp (scheme, "https") == 0 || g_ascii_strcasecmp (scheme, "wss") == 0)
+    return "https";
+  if (g_ascii_strcasecmp (scheme, "http") == 0 || g_ascii_strcasecmp (scheme, "ws") == 0)
+    return "http";
+  return NULL;
+}
+
+static char *
+normalize_host (const char *host)
+{
+  if (host == NULL)
+    return NULL;
+  gsize len = strlen (host);
+  if (len >= 2 && host[0] == '[' && host[len - 1] == ']')
+    return g_ascii_strdown (host + 1, len - 2);
+  char *h = g_ascii_strdown (host, -1);
+  gsize n = strlen (h);
+  if (n > 1 && h[n - 1] == '.') /* "example.com." is example.com */
+    h[n - 1] = '\0';
+  return h;
+}
+
+/* One trusted-hosts entry: "host", "host:port", "[v6]", "[v6]:port". */
+static TrustedHost *
+parse_trusted_host (const char *entry)
+{
+  const char *host_start = entry, *host_end, *port_str = NULL;
+  if (*entry == '[') {
+    const char *close = strchr (entry, ']');
+    if (close == NULL)
+      return NULL;
+    host_start = entry + 1;
+    host_end = close;
+    if (close[1] == ':')
+      port_str = close + 2;
+    else if (close[1] != '\0')
+      return NULL;
+  } else {
+    const char *colon = strchr (entry, ':');
+    if (colon && strchr (colon + 1, ':'))
+      return NULL; /* a bare IPv6 address: needs brackets to carry a port */
+    host_end = colon ? colon : entry + strlen (entry);
+    if (colon)
+      port_str = colon + 1;
+  }
+  if (host_end == host_start)
+    return NULL;
+  for (const char *p = host_start; p < host_end; p++)
+    if (!(g_ascii_isalnum (*p) || *p == '.' || *p == '-' || *p == '_' || (*entry == '[' && *p == ':')))
+      return NULL;
+  int port = -1;
+  if (port_str != NULL) {
+    char *end = NULL;
+    guint64 n = g_ascii_strtoull (port_str, &end, 10);
+    if (end == port_str || *end != '\0' || n == 0 || n > 65535)
+      return NULL;
+    port = (int) n;
+  }
+  TrustedHost *t = g_new0 (TrustedHost, 1);
+  g_autofree char *h = g_strndup (host_start, host_end - host_start);
+  t->host = normalize_host (h);
+  t->port = port;
+  return t;
+}
+
+static GPtrArray *
+parse_trusted_hosts (const char *list, GError **error)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) trusted_host_free);
+  if (list == NULL)
+    return out;
+  g_auto (GStrv) items = g_strsplit_set (list, ", \t", -1);
+  for (guint i = 0; items[i]; i++) {
+    if (items[i][0] == '\0')
+      continue;
+    TrustedHost *t = parse_trusted_host (items[i]);
+    if (t == NULL) {
+      g_set_error (error, AMM_ERROR, AMM_ERROR_INVALID_SETTINGS,
+                   "Trusted hosts: “%s” is not a host name or host:port", items[i]);
+      g_ptr_array_unref (out);
+      return NULL;
+    }
+    g_ptr_array_add (out, t);
+  }
+  return out;
+}
+
+gboolean
+amm_http_trusted_hosts_validate (const char *trusted_hosts, GError **error)
+{
+  GPtrArray *a = parse_trusted_hosts (trusted_hosts, error);
+  if (a == NULL)
+    return FALSE;
+  g_ptr_array_unref (a);
+  return TRUE;
+}
+
+void
+amm_http_session_set_origin (SoupSession *session, const char *base_url, const char *trusted_hosts)
+{
+  g_autoptr (GUri) u = base_url ? g_uri_parse (base_url, SOUP_HTTP_URI_FLAGS, NULL) : NULL;
+  if (u == NULL || http_scheme (g_uri_get_scheme (u)) == NULL) {
+    g_object_set_data (G_OBJECT (session), ORIGIN_KEY, NULL);
+    return;
+  }
+  Origin *o = g_new0 (Origin, 1);
+  o->scheme = g_strdup (http_scheme (g_uri_get_scheme (u)));
+  o->host = normalize_host (g_uri_get_host (u));
+  o->port = g_uri_get_port (u) > 0 ? g_uri_get_port (u) : (strcmp (o->scheme, "https") == 0 ? 443 : 80);
+  o->trusted = parse_trusted_hosts (trusted_hosts, NULL);
+  if (o->trusted == NULL) /* validated by the caller; an invalid list trusts nothing extra */
+    o->trusted = g_ptr_array_new_with_free_func ((GDestroyNotify) trusted_host_free);
+  g_object_set_data_full (G_OBJECT (session), ORIGIN_KEY, o, (GDestroyNotify) origin_free);
+}
+
+gboolean
+amm_http_check_origin (SoupSession *session, const char *uri, GError **error)
+{
+  Origin *o = session ? g_object_get_data (G_OBJECT (session), ORIGIN_KEY) : NULL;
+  if (o == NULL)
+    return TRUE;
+  g_autoptr (GUri) u = uri ? g_uri_parse (uri, SOUP_HTTP_URI_FLAGS, NULL) : NULL;
+  const char *scheme = u ? http_scheme (g_uri_get_scheme (u)) : NULL;
+  g_autofree char *host = u ? normalize_host (g_uri_get_host (u)) : NULL;
+  if (scheme == NULL || host == NULL || *host == '\0') {
+    g_set_error (error, AMM_ERROR, AMM_ERROR_INVALID_SETTINGS, "Invalid URL from the server: %s",
+                 uri ? uri : "(none)");
+    return FALSE;
+  }
+  int port = g_uri_get_port (u) > 0 ? g_uri_get_port (u) : (strcmp (scheme, "https") == 0 ? 443 : 80);
+  if (strcmp (scheme, o->scheme) == 0 && strcmp (host, o->host) == 0 && port == o->port)
+    return TRUE;
+  /* extra trusted hosts: never over http when the server itself is https */
+  gboolean downgrade = strcmp (o->scheme, "https") == 0 && strcmp (scheme, "http") == 0;
+  for (guint i = 0; !downgrade && i < o->trusted->len; i++) {
+    TrustedHost *t = g_ptr_array_index (o->trusted, i);
+    if (strcmp (t->host, host) == 0 && (t->port < 0 || t->port == port))
+      return TRUE;
+  }
+  gboolean v6 = strchr (host, ':') != NULL;
+  gboolean ov6 = strchr (o->host, ':') != NULL;
+  g_set_error (error, AMM_ERROR, AMM_ERROR_INVALID_SETTINGS,
+               "The server sent a link to %s://%s%s%s:%d, which is not the configured server "
+               "%s://%s%s%s:%d; it was not followed (your password and session go only to the configured "
+               "server%s). If that server belongs to your deployment, add it to the account's trusted hosts.",
+               scheme, v6 ? "[" : "", host, v6 ? "]" : "", port,
+               o->scheme, ov6 ? "[" : "", o->host, ov6 ? "]" : "", o->port,
+               downgrade ? ", and never over plain HTTP" : "");
+  return FALSE;
 }

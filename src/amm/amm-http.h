@@ -17,6 +17,10 @@ G_BEGIN_DECLS
  * and `tls_db` (nullable: the system default) as its trust store. */
 SoupSession *amm_http_session_new (GTlsDatabase *tls_db);
 
+/* Test hook: every request of `session` times out after at most `ms` milliseconds (0: the
+ * per-request timeouts alone). Not for production code. */
+void amm_http_set_test_timeout (SoupSession *session, guint ms);
+
 /* "Basic base64(user:password)". Never log it. */
 char *amm_http_basic_auth (const char *user, const char *password);
 
@@ -58,5 +62,18 @@ void amm_http_watch_tls (SoupMessage *msg);
 GError *amm_http_map_transport_error (SoupMessage *msg, const GError *error);
 /* The error for a non-2xx status, with the error.v1 displayMsg/errorMsg when `body` is one. */
 GError *amm_http_status_error (guint status, const char *reason, GBytes *body);
+
+/* --- where credentials may go (docs/design.md "Credentials") ---------------------------------
+ * A session knows its origin: the configured server's scheme, host and port, plus the account's
+ * extra trusted hosts (comma-separated "host" (any port) or "host:port"; IPv6 as "[::1]:8443").
+ * A URL to anything else is never requested with the Authorization header or the cookies:
+ * amm_http_send_async / amm_http_open_stream_async and the channel refuse it with an
+ * AMM_ERROR_INVALID_SETTINGS error that names it. ws/wss count as http/https. A trusted host is
+ * never reached over http when the server is https (no downgrade). A session without an origin
+ * (a test's plain session) allows everything. */
+void     amm_http_session_set_origin (SoupSession *session, const char *base_url, const char *trusted_hosts);
+gboolean amm_http_check_origin (SoupSession *session, const char *uri, GError **error);
+/* Validate a trusted-hosts list; FALSE + AMM_ERROR_INVALID_SETTINGS naming the bad entry. */
+gboolean amm_http_trusted_hosts_validate (const char *trusted_hosts, GError **error);
 
 G_END_DECLS

@@ -126,6 +126,110 @@ parse_entity_array (JsonArray *array, const char *path, GPtrArray *into, GError 
   return TRUE;
 }
 
+/* ---- phone numbers ---------------------------------------------------------------------- */
+
+void
+amm_phone_number_free (AmmPhoneNumber *phone)
+{
+  if (phone == NULL)
+    return;
+  g_free (phone->type);
+  g_free (phone->value);
+  g_free (phone->canonical_form);
+  g_free (phone->custom_type);
+  g_free (phone);
+}
+
+AmmPhoneNumber *
+amm_phone_number_copy (const AmmPhoneNumber *phone)
+{
+  AmmPhoneNumber *copy;
+
+  if (phone == NULL)
+    return NULL;
+  copy = g_new0 (AmmPhoneNumber, 1);
+  copy->type = g_strdup (phone->type);
+  copy->value = g_strdup (phone->value != NULL ? phone->value : "");
+  copy->primary = phone->primary;
+  copy->verified = phone->verified;
+  copy->canonical_form = g_strdup (phone->canonical_form);
+  copy->custom_type = g_strdup (phone->custom_type);
+  return copy;
+}
+
+char *
+amm_phone_number_label (const AmmPhoneNumber *phone)
+{
+  g_autofree char *type = NULL;
+
+  if (phone == NULL)
+    return g_strdup ("Phone");
+  if (phone->custom_type != NULL)
+    {
+      g_autofree char *custom = g_strstrip (g_strdup (phone->custom_type));
+      if (*custom != '\0')
+        return g_steal_pointer (&custom);
+    }
+  type = g_strstrip (g_strdup (phone->type != NULL ? phone->type : ""));
+  if (*type == '\0' || !g_utf8_validate (type, -1, NULL))
+    return g_strdup ("Phone");
+  {
+    /* "WORK" → "Work", "MOBILE_PHONE" → "Mobile phone" */
+    g_autofree char *lower = g_utf8_strdown (type, -1);
+    g_autofree char *first = g_utf8_strup (lower, g_utf8_next_char (lower) - lower);
+    const char *rest = g_utf8_next_char (lower);
+    char *label = g_strconcat (first, rest, NULL);
+
+    for (char *c = label; *c; c++)
+      if (*c == '_')
+        *c = ' ';
+    return label;
+  }
+}
+
+const AmmPhoneNumber *
+amm_entity_primary_phone (const AmmEntity *entity)
+{
+  if (entity == NULL || entity->phone_numbers == NULL || entity->phone_numbers->len == 0)
+    return NULL;
+  for (guint i = 0; i < entity->phone_numbers->len; i++)
+    {
+      const AmmPhoneNumber *p = g_ptr_array_index (entity->phone_numbers, i);
+      if (p->primary)
+        return p;
+    }
+  return g_ptr_array_index (entity->phone_numbers, 0);
+}
+
+static AmmPhoneNumber *
+phone_number_parse_at (JsonNode *node, const char *path, GError **error)
+{
+  JsonObject *obj = amm_json_node_get_object (node, path, error);
+  const char *value, *type = NULL, *canonical = NULL, *custom = NULL;
+  gboolean primary = FALSE, verified = FALSE;
+  AmmPhoneNumber *phone;
+
+  if (obj == NULL)
+    return NULL;
+  value = amm_models_require_nonempty (obj, path, "value", error);
+  if (value == NULL ||
+      !amm_json_opt_string (obj, path, "type", NULL, &type, error) ||
+      !amm_json_opt_boolean (obj, path, "primary", FALSE, &primary, error) ||
+      !amm_json_opt_boolean (obj, path, "verified", FALSE, &verified, error) ||
+      !amm_json_opt_string (obj, path, "canonicalForm", NULL, &canonical, error) ||
+      !amm_json_opt_string (obj, path, "customType", NULL, &custom, error))
+    return NULL;
+
+  phone = g_new0 (AmmPhoneNumber, 1);
+  phone->value = g_strdup (value);
+  phone->type = g_strdup (type);
+  phone->primary = primary;
+  phone->verified = verified;
+  phone->canonical_form = g_strdup (canonical);
+  phone->custom_type = g_strdup (custom);
+  return phone;
+}
+
 /* ---- entities --------------------------------------------------------------------------- */
 
 static void
@@ -135,12 +239,17 @@ entity_clear (AmmEntity *e)
   g_free (e->given_name);
   g_free (e->surname);
   g_free (e->type);
+  if (e->phone_numbers != NULL)
+    g_ptr_array_unref (e->phone_numbers);
 }
 
 AmmEntity *
 amm_entity_alloc (void)
 {
-  return g_atomic_rc_box_new0 (AmmEntity);
+  AmmEntity *e = g_atomic_rc_box_new0 (AmmEntity);
+
+  e->phone_numbers = g_ptr_array_new_with_free_func ((GDestroyNotify) amm_phone_number_free);
+  return e;
 }
 
 AmmEntity *
@@ -171,6 +280,8 @@ amm_entity_parse_at (JsonNode *node, const char *path, GError **error)
   JsonObject *obj = amm_json_node_get_object (node, path, error);
   g_autoptr (AmmEntity) e = NULL;
   const char *address, *given = NULL, *surname = NULL, *type = NULL;
+  JsonArray *phones = NULL;
+  g_autofree char *phones_path = NULL;
 
   if (obj == NULL)
     return NULL;
@@ -178,7 +289,8 @@ amm_entity_parse_at (JsonNode *node, const char *path, GError **error)
   if (address == NULL ||
       !amm_json_opt_string (obj, path, "givenName", NULL, &given, error) ||
       !amm_json_opt_string (obj, path, "surname", NULL, &surname, error) ||
-      !amm_json_opt_string (obj, path, "type", NULL, &type, error))
+      !amm_json_opt_string (obj, path, "type", NULL, &type, error) ||
+      !amm_json_opt_array (obj, path, "phoneNumbers", &phones, error))
     return NULL;
 
   e = amm_entity_alloc ();
@@ -186,6 +298,16 @@ amm_entity_parse_at (JsonNode *node, const char *path, GError **error)
   e->given_name = g_strdup (given);
   e->surname = g_strdup (surname);
   e->type = g_strdup (type);
+  phones_path = amm_json_member_path (path, "phoneNumbers");
+  for (guint i = 0; phones != NULL && i < json_array_get_length (phones); i++)
+    {
+      g_autofree char *ppath = amm_json_element_path (phones_path, i);
+      AmmPhoneNumber *phone = phone_number_parse_at (json_array_get_element (phones, i), ppath, error);
+
+      if (phone == NULL)
+        return NULL;
+      g_ptr_array_add (e->phone_numbers, phone);
+    }
   return g_steal_pointer (&e);
 }
 

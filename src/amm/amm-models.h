@@ -22,12 +22,25 @@ typedef enum {
 const char *amm_version_to_string (AmmVersion version);      /* "2.1", "3", "3.2", "auto" */
 gboolean    amm_version_from_string (const char *s, AmmVersion *out);
 
+/* One of an entity's phoneNumbers: {type, value, primary, verified?, canonicalForm?, customType?}.
+ * `value` is required (non-empty); the others are optional (absent = the default below), and a
+ * member of the wrong type is an error like anywhere else. */
+typedef struct {
+  char    *type;           /* nullable, e.g. "WORK", "MOBILE", "HOME", "OTHER" */
+  char    *value;          /* never NULL, the number as the directory stores it */
+  gboolean primary;        /* default FALSE */
+  gboolean verified;       /* default FALSE */
+  char    *canonical_form; /* nullable, e.g. "+15550101" */
+  char    *custom_type;    /* nullable: the user's own label */
+} AmmPhoneNumber;
+
 /* A person or address: EntityV1 on the wire. */
 typedef struct {
   char *address;
   char *given_name;   /* nullable */
   char *surname;      /* nullable */
   char *type;         /* nullable, e.g. "CONTACT"; echoed back in "to" */
+  GPtrArray *phone_numbers; /* of AmmPhoneNumber*, wire order, never NULL (empty when absent) */
 } AmmEntity;
 
 /* An attachment: PartV1. */
@@ -168,6 +181,15 @@ char *amm_entity_display_name (const AmmEntity *entity);
 /* Added: a new entity with only an address (e.g. to build a "to" list). */
 AmmEntity *amm_entity_new (const char *address);
 
+/* Phone numbers. amm_phone_number_free is NULL-safe. */
+void                  amm_phone_number_free (AmmPhoneNumber *phone);
+AmmPhoneNumber       *amm_phone_number_copy (const AmmPhoneNumber *phone);
+/* The label of a number for display: its customType if set, else its type in title case
+ * ("WORK" → "Work"), else "Phone". Newly allocated. */
+char                 *amm_phone_number_label (const AmmPhoneNumber *phone);
+/* The entity's primary number, else its first; NULL when it has none (or entity is NULL). */
+const AmmPhoneNumber *amm_entity_primary_phone (const AmmEntity *entity);
+
 /* Added: event.type wire strings. Unknown or NULL -> AMM_EVENT_UNKNOWN; to_string gives
  * "MESSAGE", "START", … and "UNKNOWN" for AMM_EVENT_UNKNOWN. */
 AmmEventType amm_event_type_from_string (const char *wire);
@@ -191,6 +213,7 @@ void                 amm_frame_unref (AmmFrame *f);
 void                 amm_error_body_free (AmmErrorBody *b);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AmmEntity, amm_entity_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (AmmPhoneNumber, amm_phone_number_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AmmPart, amm_part_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AmmMessage, amm_message_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AmmConversation, amm_conversation_unref)

@@ -24,6 +24,8 @@ amm_settings_copy (const AmmSettings *s)
   c->password = g_strdup (s->password);
   c->host = g_strdup (s->host);
   c->ca_file = g_strdup (s->ca_file);
+  c->trusted_hosts = g_strdup (s->trusted_hosts);
+  c->cert_fingerprint = g_strdup (s->cert_fingerprint);
   return c;
 }
 
@@ -39,6 +41,8 @@ amm_settings_free (AmmSettings *s)
   }
   g_free (s->host);
   g_free (s->ca_file);
+  g_free (s->trusted_hosts);
+  g_free (s->cert_fingerprint);
   g_free (s);
 }
 

@@ -1,6 +1,8 @@
 /* amm-sync.c: see amm-sync.h. */
 #include "amm-sync.h"
 
+#include <stdlib.h>
+#include <string.h>
 #include "amm-time.h"
 
 #define MAX_PAGES_PER_CONVERSATION 1000
@@ -45,11 +47,18 @@ idset_add (IdSet *s, const char *id)
   }
 }
 
+/* The cursor (docs/protocol.md §5): "<ISO> ids=<id>,<id>" — the listing's lastUpdated and the
+ * ids (percent-encoded) of the messages received at exactly that instant that were delivered
+ * or deliberately skipped. An old plain "<ISO>" cursor means: every message received at exactly
+ * that instant was covered. */
+#define CURSOR_IDS_PREFIX "ids="
+
 struct _AmmSync {
   char      *self_address;
-  char      *cursor;
+  char      *cursor;      /* the full string */
+  char      *cursor_iso;  /* its time: what listings ask `after` */
   GDateTime *cursor_dt;
-  GDateTime *resume_dt;   /* the cursor given to amm_sync_start, if any */
+  GHashTable *cursor_ids; /* ids received at exactly cursor_dt that are covered; NULL = all (old cursor) */
   IdSet      seen;        /* delivered or deliberately skipped */
   IdSet      sent;        /* returned by the outbox to this client */
 };
@@ -59,11 +68,13 @@ typedef struct {
   GPtrArray       *messages;   /* AmmMessage*, newest first */
   guint            pages;
   gboolean         exhausted;
+  GHashTable      *ids;        /* of the messages' ids (not owned); made at the first page */
 } BatchConv;
 
 struct _AmmSyncBatch {
   AmmConversationList *list;
   GPtrArray           *convs;  /* BatchConv* */
+  guint                next;   /* convs before it need no (more) pages: paging is O(N + pages) */
 };
 
 static void
@@ -71,6 +82,7 @@ batch_conv_free (BatchConv *bc)
 {
   amm_conversation_unref (bc->conv);
   g_ptr_array_unref (bc->messages);
+  g_clear_pointer (&bc->ids, g_hash_table_unref);
   g_free (bc);
 }
 
@@ -91,40 +103,114 @@ amm_sync_free (AmmSync *s)
     return;
   g_free (s->self_address);
   g_free (s->cursor);
+  g_free (s->cursor_iso);
   g_clear_pointer (&s->cursor_dt, g_date_time_unref);
-  g_clear_pointer (&s->resume_dt, g_date_time_unref);
+  g_clear_pointer (&s->cursor_ids, g_hash_table_unref);
   idset_clear (&s->seen);
   idset_clear (&s->sent);
   g_free (s);
 }
 
-static void
-set_cursor (AmmSync *s, const char *cursor)
+static GHashTable *
+id_table_new (void)
 {
-  GDateTime *dt = cursor ? amm_time_parse (cursor, NULL) : NULL;
+  return g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+}
+
+/* Parse "<ISO>[ ids=a,b]". `ids` NULL: a plain (old) cursor. FALSE when unparseable. */
+static gboolean
+parse_cursor (const char *cursor, char **iso, GDateTime **dt, GHashTable **ids)
+{
+  const char *sp = strchr (cursor, ' ');
+  g_autofree char *time = sp ? g_strndup (cursor, sp - cursor) : g_strdup (cursor);
+  GDateTime *parsed = amm_time_parse (time, NULL);
+  if (parsed == NULL)
+    return FALSE;
+  *ids = NULL;
+  if (sp && g_str_has_prefix (sp + 1, CURSOR_IDS_PREFIX)) {
+    *ids = id_table_new ();
+    g_auto (GStrv) list = g_strsplit (sp + 1 + strlen (CURSOR_IDS_PREFIX), ",", -1);
+    for (guint i = 0; list[i]; i++) {
+      char *id = g_uri_unescape_string (list[i], NULL);
+      if (id && *id)
+        g_hash_table_add (*ids, id);
+      else
+        g_free (id);
+    }
+  }
+  *iso = g_steal_pointer (&time);
+  *dt = parsed;
+  return TRUE;
+}
+
+static gint
+cmp_str (gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0 (*(const char * const *) a, *(const char * const *) b);
+}
+
+/* Takes iso, dt and ids. */
+static void
+set_cursor_parts (AmmSync *s, char *iso, GDateTime *dt, GHashTable *ids)
+{
   g_free (s->cursor);
+  g_free (s->cursor_iso);
   g_clear_pointer (&s->cursor_dt, g_date_time_unref);
-  if (dt == NULL) {
-    s->cursor = NULL;
+  g_clear_pointer (&s->cursor_ids, g_hash_table_unref);
+  s->cursor = NULL;
+  s->cursor_iso = iso;
+  s->cursor_dt = dt;
+  s->cursor_ids = ids;
+  if (iso == NULL)
+    return;
+  if (ids == NULL) {
+    s->cursor = g_strdup (iso);
     return;
   }
-  s->cursor = g_strdup (cursor);
-  s->cursor_dt = dt;
+  GString *str = g_string_new (iso);
+  g_string_append (str, " " CURSOR_IDS_PREFIX);
+  g_autofree gpointer *keys = g_hash_table_get_keys_as_array (ids, NULL);
+  guint n = g_hash_table_size (ids);
+  qsort (keys, n, sizeof (gpointer), cmp_str);
+  for (guint i = 0; i < n; i++) {
+    g_autofree char *esc = g_uri_escape_string (keys[i], NULL, FALSE);
+    if (i > 0)
+      g_string_append_c (str, ',');
+    g_string_append (str, esc);
+  }
+  s->cursor = g_string_free (str, FALSE);
 }
 
 void
 amm_sync_start (AmmSync *s, const char *cursor)
 {
-  set_cursor (s, cursor); /* an unparseable stored cursor counts as none */
-  g_clear_pointer (&s->resume_dt, g_date_time_unref);
-  if (s->cursor_dt)
-    s->resume_dt = g_date_time_ref (s->cursor_dt);
+  char *iso = NULL;
+  GDateTime *dt = NULL;
+  GHashTable *ids = NULL;
+  /* an unparseable stored cursor counts as none */
+  if (cursor && parse_cursor (cursor, &iso, &dt, &ids))
+    set_cursor_parts (s, iso, dt, ids);
+  else
+    set_cursor_parts (s, NULL, NULL, NULL);
 }
 
 const char *
 amm_sync_get_cursor (AmmSync *s)
 {
   return s->cursor;
+}
+
+const char *
+amm_sync_get_after (AmmSync *s)
+{
+  return s->cursor_iso;
+}
+
+/* When a message arrived: receivedDate (lastModifiedDate changes when it is read). */
+static GDateTime *
+msg_time (const AmmMessage *m)
+{
+  return m->received_date ? m->received_date : m->last_modified_date;
 }
 
 gboolean
@@ -192,15 +278,17 @@ needs_page (AmmSync *s, BatchConv *bc)
   if (s->cursor_dt == NULL || bc->exhausted || bc->messages->len == 0 || bc->pages >= MAX_PAGES_PER_CONVERSATION)
     return FALSE;
   AmmMessage *oldest = g_ptr_array_index (bc->messages, bc->messages->len - 1);
-  if (oldest->event_type == AMM_EVENT_START || oldest->last_modified_date == NULL)
+  if (oldest->event_type == AMM_EVENT_START || msg_time (oldest) == NULL)
     return FALSE;
-  return amm_time_compare (oldest->last_modified_date, s->cursor_dt) > 0;
+  /* ≥: another message may share the cursor's millisecond */
+  return amm_time_compare (msg_time (oldest), s->cursor_dt) >= 0;
 }
 
 gboolean
 amm_sync_batch_next_page (AmmSync *s, AmmSyncBatch *b, const char **thread_id, const char **before_id)
 {
-  for (guint i = 0; i < b->convs->len; i++) {
+  /* only the conversation being paged changes between calls: the ones before b->next are done */
+  for (guint i = b->next; i < b->convs->len; i++, b->next = i) {
     BatchConv *bc = g_ptr_array_index (b->convs, i);
     if (needs_page (s, bc)) {
       AmmMessage *oldest = g_ptr_array_index (bc->messages, bc->messages->len - 1);
@@ -215,19 +303,28 @@ amm_sync_batch_next_page (AmmSync *s, AmmSyncBatch *b, const char **thread_id, c
 void
 amm_sync_batch_add_page (AmmSync *s, AmmSyncBatch *b, const char *thread_id, AmmConversation *page)
 {
-  for (guint i = 0; i < b->convs->len; i++) {
+  for (guint n = 0; n < b->convs->len; n++) {
+    /* the page is normally for b->next (amm_sync_batch_next_page): look there first */
+    guint i = (b->next + n) % b->convs->len;
     BatchConv *bc = g_ptr_array_index (b->convs, i);
     if (g_strcmp0 (bc->conv->id, thread_id) != 0)
       continue;
     bc->pages++;
+    if (bc->ids == NULL) {
+      bc->ids = g_hash_table_new (g_str_hash, g_str_equal);
+      for (guint k = 0; k < bc->messages->len; k++) {
+        AmmMessage *m = g_ptr_array_index (bc->messages, k);
+        g_hash_table_add (bc->ids, m->id ? m->id : (char *) "");
+      }
+    }
     guint added = 0;
     for (guint j = 0; page && j < page->messages->len; j++) {
       AmmMessage *m = g_ptr_array_index (page->messages, j);
-      gboolean dup = FALSE;
-      for (guint k = 0; k < bc->messages->len && !dup; k++)
-        dup = g_strcmp0 (((AmmMessage *) g_ptr_array_index (bc->messages, k))->id, m->id) == 0;
+      /* (an id-less message was compared as NULL == NULL before: still one of them at most) */
+      gboolean dup = m->id ? g_hash_table_contains (bc->ids, m->id) : g_hash_table_contains (bc->ids, "");
       if (!dup) {
         g_ptr_array_add (bc->messages, amm_message_ref (m));
+        g_hash_table_add (bc->ids, m->id ? m->id : (char *) "");
         added++;
       }
     }
@@ -245,10 +342,15 @@ is_candidate (AmmSync *s, AmmMessage *m)
     return FALSE;
   if (s->cursor_dt == NULL) /* first login: unread messages from others */
     return !m->read && !amm_sync_is_from_self (s, m);
-  if (m->last_modified_date == NULL || amm_time_compare (m->last_modified_date, s->cursor_dt) < 0)
+  /* New-ness is by receivedDate: a later lastModifiedDate (read elsewhere) is an update only. */
+  GDateTime *t = msg_time (m);
+  if (t == NULL)
     return FALSE;
-  if (s->resume_dt && amm_time_compare (m->last_modified_date, s->resume_dt) <= 0)
-    return FALSE; /* covered by the listing of the session that stored the cursor */
+  int c = amm_time_compare (t, s->cursor_dt);
+  if (c < 0)
+    return FALSE;
+  if (c == 0 && (s->cursor_ids == NULL || g_hash_table_contains (s->cursor_ids, m->id)))
+    return FALSE; /* covered by the listing that produced the cursor */
   return TRUE;
 }
 
@@ -307,7 +409,7 @@ amm_sync_batch_take_deliveries (AmmSync *s, AmmSyncBatch *b)
         continue;
       if (cd == NULL) {
         cd = g_new0 (ConvDeliveries, 1);
-        cd->first = m->last_modified_date;
+        cd->first = msg_time (m);
         cd->index = i;
         cd->items = g_ptr_array_new ();
         g_ptr_array_add (per_conv, cd);
@@ -336,14 +438,35 @@ gboolean
 amm_sync_commit (AmmSync *s, AmmSyncBatch *b)
 {
   const char *lu = b->list->last_updated;
-  if (lu == NULL || g_strcmp0 (lu, s->cursor) == 0)
+  if (lu == NULL)
     return FALSE;
-  g_autoptr (GDateTime) dt = amm_time_parse (lu, NULL);
+  GDateTime *dt = amm_time_parse (lu, NULL);
   if (dt == NULL)
     return FALSE;
   /* never move the cursor backwards (a listing that started before a newer one finished) */
-  if (s->cursor_dt && amm_time_compare (dt, s->cursor_dt) < 0)
+  if (s->cursor_dt && amm_time_compare (dt, s->cursor_dt) < 0) {
+    g_date_time_unref (dt);
     return FALSE;
-  set_cursor (s, lu);
-  return TRUE;
+  }
+  /* the ids received at exactly the new cursor's instant: this batch's (all delivered or
+   * skipped now), plus the old cursor's when the instant did not move */
+  GHashTable *ids = id_table_new ();
+  if (s->cursor_dt && s->cursor_ids && amm_time_compare (dt, s->cursor_dt) == 0) {
+    GHashTableIter it;
+    gpointer key;
+    g_hash_table_iter_init (&it, s->cursor_ids);
+    while (g_hash_table_iter_next (&it, &key, NULL))
+      g_hash_table_add (ids, g_strdup (key));
+  }
+  for (guint i = 0; i < b->convs->len; i++) {
+    BatchConv *bc = g_ptr_array_index (b->convs, i);
+    for (guint j = 0; j < bc->messages->len; j++) {
+      AmmMessage *m = g_ptr_array_index (bc->messages, j);
+      if (m->id && msg_time (m) && amm_time_compare (msg_time (m), dt) == 0)
+        g_hash_table_add (ids, g_strdup (m->id));
+    }
+  }
+  g_autofree char *old = g_strdup (s->cursor);
+  set_cursor_parts (s, g_strdup (lu), dt, ids);
+  return g_strcmp0 (old, s->cursor) != 0;
 }

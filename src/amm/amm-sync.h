@@ -23,10 +23,15 @@ typedef struct {
 
 AmmSync    *amm_sync_new (const char *self_address);
 void        amm_sync_free (AmmSync *sync);
-/* NULL = first login. A cursor given here was produced by an earlier session: messages
- * stamped exactly at it were covered by the listing that produced it. */
+/* NULL = first login. The cursor (docs/protocol.md §5) is "<ISO> ids=<id>,<id>": the
+ * lastUpdated of the last listing whose messages were all delivered, and the ids of the
+ * messages received at exactly that instant which it covered. A plain "<ISO>" (stored by an
+ * older version) means every message received at exactly that instant was covered. */
 void        amm_sync_start (AmmSync *sync, const char *cursor);
+/* The whole cursor string, to store. */
 const char *amm_sync_get_cursor (AmmSync *sync);
+/* Its ISO time: what an incremental listing asks `after` (NULL on first login). */
+const char *amm_sync_get_after (AmmSync *sync);
 gboolean    amm_sync_is_first_login (AmmSync *sync);
 void        amm_sync_remember_sent (AmmSync *sync, const char *message_id);
 gboolean    amm_sync_was_sent (AmmSync *sync, const char *message_id);

@@ -1,13 +1,19 @@
 /* amm-connection.c: login, close and the core's connection-level signals. */
 #include "amm-connection.h"
+#include "amm-xfer.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <account.h>
 #include <debug.h>
 
+#include "amm-buddy.h"
+#include "amm-chat.h"
 #include "amm-errors.h"
+#include "amm-fork.h"
 #include "amm-im.h"
+#include "amm-read.h"
+#include "amm-typing.h"
 #include "amm-proxy.h"
 #include "amm-settings.h"
 
@@ -92,6 +98,50 @@ on_message_received (AmmClient *client, AmmConversation *conv, AmmMessage *msg,
   if (amm_purple_account_is_closed (pa))
     return;
   amm_im_message_received (pa, conv, msg, from_self);
+  amm_xfer_message_received (pa, conv, msg, from_self);  /* attachments (amm-xfer.c) */
+}
+
+static void
+on_typing (AmmClient *client, const char *thread_id, const char *address, guint state,
+           gpointer user_data)
+{
+  AmmPurpleAccount *pa = user_data;
+
+  if (amm_purple_account_is_closed (pa))
+    return;
+  amm_purple_typing_received (pa, thread_id, address, state);
+}
+
+static void
+on_message_read (AmmClient *client, AmmConversation *conv, AmmMessage *msg, gpointer user_data)
+{
+  AmmPurpleAccount *pa = user_data;
+
+  if (amm_purple_account_is_closed (pa))
+    return;
+  amm_read_message_read (pa, conv, msg);
+}
+
+static void
+on_conversation_changed (AmmClient *client, AmmConversation *conv, gpointer user_data)
+{
+  AmmPurpleAccount *pa = user_data;
+
+  if (amm_purple_account_is_closed (pa))
+    return;
+  amm_chat_conversation_changed (pa, conv);
+}
+
+/* Connect `handler` to the core's `signal` if the core has it. */
+static gulong
+connect_if_present (AmmPurpleAccount *pa, const char *signal, GCallback handler)
+{
+  if (g_signal_lookup (signal, AMM_TYPE_CLIENT) == 0)
+    {
+      purple_debug_warning ("amm", "the core has no \"%s\" signal\n", signal);
+      return 0;
+    }
+  return g_signal_connect (pa->client, signal, handler, pa);
 }
 
 /* --- login -------------------------------------------------------------------------------- */
@@ -129,6 +179,7 @@ connect_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   /* A signed-on handler may have closed the account already. */
   if (amm_purple_account_is_closed (pa))
     goto out;
+  amm_buddy_signed_on (pa);
 
   cursor = purple_account_get_string (pa->account, AMM_OPT_CURSOR, NULL);
   if (cursor != NULL && *cursor == '\0')
@@ -164,6 +215,9 @@ amm_connection_login (PurpleAccount *account)
   g_autoptr(AmmSettings) settings = NULL;
   AmmPurpleAccount *pa;
 
+  /* Bitlbee -F: a forked child must not share the main loop's wake-up fd with its parent. */
+  amm_fork_guard_check ();
+
   pa = g_new0 (AmmPurpleAccount, 1);
   pa->ref_count = 1;
   pa->gc = gc;
@@ -171,7 +225,14 @@ amm_connection_login (PurpleAccount *account)
   pa->cancellable = g_cancellable_new ();
   pa->self_address = g_strdup (purple_account_get_username (account));
   amm_im_init (pa);
+  amm_chat_init (pa);
+  amm_read_init (pa);
+  amm_buddy_init (pa);
+  amm_purple_typing_init (pa);
   purple_connection_set_protocol_data (gc, pa);
+  amm_chat_connect_signals (purple_connection_get_prpl (gc));
+  amm_read_connect_signals (purple_connection_get_prpl (gc));
+  amm_purple_typing_connect_signals (purple_connection_get_prpl (gc));
 
   /* libpurple hands us HTML (Pidgin markup, Bitlbee's escaped text) and we strip it once. */
   gc->flags |= PURPLE_CONNECTION_HTML | PURPLE_CONNECTION_NO_BGCOLOR | PURPLE_CONNECTION_NO_FONTSIZE
@@ -208,6 +269,10 @@ amm_connection_login (PurpleAccount *account)
                                        G_CALLBACK (on_connection_lost), pa);
   pa->channel_handler = g_signal_connect (pa->client, "channel-changed",
                                           G_CALLBACK (on_channel_changed), pa);
+  pa->typing_handler = connect_if_present (pa, "typing", G_CALLBACK (on_typing));
+  pa->read_handler = connect_if_present (pa, "message-read", G_CALLBACK (on_message_read));
+  pa->changed_handler = connect_if_present (pa, "conversation-changed",
+                                            G_CALLBACK (on_conversation_changed));
 
   purple_debug_info ("amm", "%s: connecting to %s://%s:%u (API %s, poll %u min)\n",
                      pa->self_address, settings->use_tls ? "https" : "http", settings->host,
@@ -242,7 +307,14 @@ amm_connection_close (PurpleConnection *gc)
       g_clear_signal_handler (&pa->cursor_handler, pa->client);
       g_clear_signal_handler (&pa->lost_handler, pa->client);
       g_clear_signal_handler (&pa->channel_handler, pa->client);
+      g_clear_signal_handler (&pa->typing_handler, pa->client);
+      g_clear_signal_handler (&pa->read_handler, pa->client);
+      g_clear_signal_handler (&pa->changed_handler, pa->client);
     }
+  amm_chat_cleanup (pa);
+  amm_read_cleanup (pa);
+  amm_buddy_cleanup (pa);
+  amm_purple_typing_cleanup (pa);
   purple_connection_set_protocol_data (gc, NULL);
   amm_purple_account_unref (pa);
 }

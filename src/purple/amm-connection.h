@@ -30,6 +30,15 @@ struct _AmmPurpleAccount {
   gulong            channel_handler;
   GHashTable       *send_queues;   /* normalised peer → per-peer send queue (amm-im.c) */
   GHashTable       *direct_threads;/* normalised peer → thread id of the last 1:1 conversation */
+  /* Group conversations, typing, read state, buddies (amm-chat.c, amm-typing.c, amm-read.c,
+   * amm-buddy.c); each module owns its state and its handlers. */
+  struct _AmmChats *chats;
+  struct _AmmReadState *read;
+  GHashTable       *known_addresses; /* normalised address → display name ("" = unknown): validated or seen */
+  gulong            typing_handler;
+  gulong            read_handler;
+  gulong            changed_handler;
+  GHashTable       *typing_watched;  /* thread ids whose chatState is watched (amm-typing.c) */
 };
 
 AmmPurpleAccount *amm_purple_account_ref (AmmPurpleAccount *pa);

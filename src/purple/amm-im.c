@@ -8,8 +8,14 @@
 #include <server.h>
 #include <version.h>
 
+#include "amm-buddy.h"
+#include "amm-chat.h"
+#include "amm-conversations.h"
 #include "amm-errors.h"
 #include "amm-markup.h"
+#include "amm-read.h"
+#include "amm-typing.h"
+#include "amm-xfer.h"
 
 #if !PURPLE_VERSION_CHECK(2, 12, 0)
 #define PURPLE_MESSAGE_REMOTE_SEND 0x10000
@@ -152,7 +158,10 @@ send_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       purple_debug_misc ("amm", "%s: message %s delivered to %s in %s\n", pa->self_address,
                          msg->id ? msg->id : "?", ps->who, msg->thread_id ? msg->thread_id : "?");
       if (msg->thread_id)
-        g_hash_table_insert (pa->direct_threads, g_strdup (ps->key), g_strdup (msg->thread_id));
+        {
+          g_hash_table_insert (pa->direct_threads, g_strdup (ps->key), g_strdup (msg->thread_id));
+          amm_purple_typing_watch (pa, msg->thread_id, TRUE);
+        }
     }
 
   q = g_hash_table_lookup (pa->send_queues, ps->key);
@@ -163,6 +172,49 @@ send_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 out:
   amm_purple_account_unref (pa);
   pending_send_free (ps);
+}
+
+/* The first message to a new address waited for its validation. */
+static void
+first_send_validated (AmmPurpleAccount *pa, GStrv invalid, const GError *error, gpointer user_data)
+{
+  AmmPendingSend *ps = user_data;
+  AmmSendQueue *q = g_hash_table_lookup (pa->send_queues, ps->key);
+
+  if (invalid)
+    {
+      g_autofree char *why = amm_buddy_invalid_text (invalid);
+      AmmPendingSend *next;
+
+      purple_debug_info ("amm", "%s: not sending to %s: %s\n", pa->self_address, ps->who, why);
+      write_not_delivered (pa->account, ps->who, ps->text, why);
+      while (q && (next = g_queue_pop_head (&q->waiting)) != NULL)
+        {
+          write_not_delivered (pa->account, next->who, next->text, why);
+          pending_send_free (next);
+        }
+      if (q)
+        q->busy = FALSE;
+      g_hash_table_remove (pa->send_queues, ps->key);
+      amm_purple_account_unref (ps->pa);
+      pending_send_free (ps);
+      return;
+    }
+  if (error)
+    purple_debug_warning ("amm", "%s: could not validate %s (%s): sending anyway\n",
+                          pa->self_address, ps->who, error->message);
+  else
+    {
+      g_autofree char *display = amm_buddy_display_name (pa, ps->who);
+      if (purple_find_buddy (pa->account, ps->who) && g_strcmp0 (display, ps->who) != 0)
+        serv_got_alias (pa->gc, ps->who, display);
+    }
+  {
+    const char *to[] = { pa->self_address, ps->who, NULL };
+    purple_debug_misc ("amm", "%s: sending %zu bytes to %s in a new conversation\n",
+                       pa->self_address, strlen (ps->text), ps->who);
+    amm_client_send_text_async (pa->client, NULL, to, ps->text, pa->cancellable, send_cb, ps);
+  }
 }
 
 static void
@@ -184,6 +236,13 @@ send_next (AmmPurpleAccount *pa, const char *key)
   q->busy = TRUE;
   ps->pa = amm_purple_account_ref (pa);
   thread = find_thread (pa, ps->who, ps->key);
+  if (thread == NULL && !amm_buddy_is_known (pa, ps->who))
+    {
+      /* A new address: validate it before the first message (amm-buddy.c). */
+      const char *addresses[] = { ps->who, NULL };
+      amm_buddy_validate (pa, addresses, first_send_validated, ps);
+      return;
+    }
   {
     const char *to[] = { pa->self_address, ps->who, NULL };
     purple_debug_misc ("amm", "%s: sending %zu bytes to %s in %s\n", pa->self_address,
@@ -208,6 +267,16 @@ amm_im_send (PurpleConnection *gc, const char *who, const char *message, PurpleM
   text = amm_markup_html_to_text (message);
   if (*text == '\0')
     return 0;  /* nothing to send (e.g. only an image) */
+  {
+    g_autoptr(GError) too_long = NULL;
+    if (!amm_client_check_text (pa->client, text, &too_long))
+      {
+        /* refused before sending; the text is written back, not lost */
+        g_autofree char *why = amm_purple_error_text (too_long, pa->host);
+        write_not_delivered (pa->account, who, text, why);
+        return 0;
+      }
+  }
 
   key = amm_purple_normalize_address (who);
   ps = g_new0 (AmmPendingSend, 1);
@@ -282,6 +351,10 @@ amm_im_message_received (AmmPurpleAccount *pa, AmmConversation *conv, AmmMessage
     return;
   thread_id = msg->thread_id ? msg->thread_id : (conv ? conv->id : NULL);
 
+  /* Conversations of more than two participants are chats (amm-chat.c). */
+  if (amm_chat_message_received (pa, conv, msg, from_self))
+    return;
+
   if (msg->event_type != AMM_EVENT_MESSAGE)
     {
       purple_debug_misc ("amm", "%s: event %d in %s not shown (only messages are, for now)\n",
@@ -307,19 +380,41 @@ amm_im_message_received (AmmPurpleAccount *pa, AmmConversation *conv, AmmMessage
 
   if (thread_id)
     g_hash_table_insert (pa->direct_threads, g_strdup (peer), g_strdup (thread_id));
+  amm_buddy_remember_entity (pa, msg->from);
+  for (guint i = 0; i < msg->to->len; i++)
+    amm_buddy_remember_entity (pa, g_ptr_array_index (msg->to, i));
 
   if (*msg->body == '\0' && msg->parts && msg->parts->len > 0)
-    body = g_strdup_printf ("[%u attachment(s) not shown]", msg->parts->len);
+    body = amm_xfer_describe_parts (msg);  /* offered as file transfers (amm-xfer.c) */
   else
     body = g_strdup (msg->body);
   html = amm_markup_text_to_html (body);
   when = msg->received_date ? (time_t) g_date_time_to_unix (msg->received_date) : time (NULL);
 
+  if (!from_self && msg->read)
+    {
+      /* Read on another device: history in an open window, without notification; skipped
+       * when no window is open. */
+      PurpleConversation *open = purple_find_conversation_with_account (PURPLE_CONV_TYPE_IM, peer,
+                                                                        pa->account);
+      if (open)
+        purple_conv_im_write (PURPLE_CONV_IM (open), peer, html,
+                              PURPLE_MESSAGE_RECV | PURPLE_MESSAGE_DELAYED, when);
+      return;
+    }
   if (!from_self)
     {
+      PurpleConversation *shown;
+
       purple_debug_misc ("amm", "%s: message %s from %s\n", pa->self_address,
                          msg->id ? msg->id : "?", peer);
       serv_got_im (pa->gc, peer, html, PURPLE_MESSAGE_RECV, when);
+      shown = purple_find_conversation_with_account (PURPLE_CONV_TYPE_IM, peer, pa->account);
+      if (shown && !amm_purple_account_is_closed (pa))
+        {
+          amm_read_delivered (pa, shown, thread_id, msg);
+          amm_purple_typing_watch (pa, thread_id, TRUE);
+        }
     }
   else
     {

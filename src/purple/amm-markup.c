@@ -32,7 +32,17 @@ amm_markup_html_to_text (const char *html)
   /* purple_markup_strip_html() already decodes entities: never unescape its result again. */
   text = purple_markup_strip_html (protected->str);
   g_string_free (protected, TRUE);
-  return text ? text : g_strdup ("");
+  if (text == NULL)
+    return g_strdup ("");
+  /* purple_markup_strip_html() decodes numeric entities beyond Unicode (&#99999999;) into
+   * invalid UTF-8 (found by fuzz/fuzz-markup.c): repair it */
+  if (!g_utf8_validate (text, -1, NULL))
+    {
+      char *valid_text = g_utf8_make_valid (text, -1);
+      g_free (text);
+      text = valid_text;
+    }
+  return text;
 }
 
 char *
@@ -49,6 +59,21 @@ amm_markup_text_to_html (const char *text)
   out = g_string_sized_new (strlen (valid) + 16);
   for (p = valid; *p; p++)
     {
+      if ((guchar) *p >= 0x80)
+        {
+          /* C1 controls and the bidirectional embedding/override/isolate controls (U+202E
+           * "RIGHT-TO-LEFT OVERRIDE" can disguise a file name or a link) are dropped */
+          gunichar c = g_utf8_get_char (p);
+          const char *next = g_utf8_next_char (p);
+
+          if (!((c >= 0x80 && c <= 0x9f) || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)))
+            g_string_append_len (out, p, next - p);
+          p = next - 1;
+          continue;
+        }
+      /* other control characters (but newline and tab) are never shown */
+      if (((guchar) *p < 0x20 && *p != '\n' && *p != '\t' && *p != '\r') || *p == 0x7f)
+        continue;
       switch (*p)
         {
         case '&': g_string_append (out, "&amp;"); break;

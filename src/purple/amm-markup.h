@@ -15,7 +15,9 @@ G_BEGIN_DECLS
 char *amm_markup_html_to_text (const char *html);
 
 /* Incoming: AMM text → HTML that displays as that text: & < > " are escaped, newlines become
- * <br>. Invalid UTF-8 is repaired. Newly allocated. */
+ * <br>. Invalid UTF-8 is repaired. Control characters other than newline and tab (C0, DEL, C1)
+ * and the bidirectional override/embedding/isolate controls (U+202A–E, U+2066–9) are removed.
+ * Newly allocated. */
 char *amm_markup_text_to_html (const char *text);
 
 G_END_DECLS

@@ -16,9 +16,15 @@
 #include <status.h>
 #include <version.h>
 
+#include "amm-buddy.h"
+#include "amm-chat.h"
 #include "amm-connection.h"
 #include "amm-im.h"
+#include "amm-read.h"
+#include "amm-roomlist.h"
+#include "amm-typing.h"
 #include "amm-settings.h"
+#include "amm-xfer.h"
 
 #define AMM_PLUGIN_ID      "prpl-amm"
 #define AMM_PLUGIN_NAME    "AMM"
@@ -68,8 +74,15 @@ amm_account_text_table (PurpleAccount *account)
   return table;
 }
 
+/* Every module's entries for a buddy-list node, appended (amm-chat.c, amm-xfer.c). */
+static GList *
+amm_blist_node_menu (PurpleBlistNode *node)
+{
+  return g_list_concat (amm_chat_blist_node_menu (node), amm_xfer_blist_node_menu (node));
+}
+
 static PurplePluginProtocolInfo prpl_info = {
-  .options = 0, /* a password is required; no chats yet */
+  .options = OPT_PROTO_CHAT_TOPIC, /* a password is required */
   .icon_spec = NO_BUDDY_ICONS,
   .list_icon = amm_list_icon,
   .status_types = amm_status_types,
@@ -79,6 +92,25 @@ static PurplePluginProtocolInfo prpl_info = {
   .normalize = amm_normalize,
   .offline_message = amm_offline_message,
   .get_account_text_table = amm_account_text_table,
+  /* groups, typing, buddies (amm-chat.c, amm-roomlist.c, amm-typing.c, amm-buddy.c) */
+  .chat_info = amm_chat_info,
+  .chat_info_defaults = amm_chat_info_defaults,
+  .get_chat_name = amm_chat_get_name,
+  .join_chat = amm_chat_join,
+  .chat_invite = amm_chat_invite,
+  .chat_leave = amm_chat_leave,
+  .chat_send = amm_chat_send,
+  .set_chat_topic = amm_chat_set_topic,
+  .blist_node_menu = amm_blist_node_menu,
+  .roomlist_get_list = amm_roomlist_get_list,
+  .send_typing = amm_purple_typing_send_im,
+  .convo_closed = amm_purple_typing_convo_closed,
+  .add_buddy = amm_buddy_add,
+  .get_info = amm_buddy_get_info,
+  /* attachments as file transfers (amm-xfer.c) */
+  .can_receive_file = amm_xfer_can_receive,
+  .send_file = amm_xfer_send_file,
+  .new_xfer = amm_xfer_new_xfer,
   .struct_size = sizeof (PurplePluginProtocolInfo),
 };
 
@@ -86,12 +118,18 @@ static gboolean
 plugin_load (PurplePlugin *plugin)
 {
   purple_debug_info ("amm", "purple-amm %s loaded\n", AMM_PLUGIN_VERSION);
+  amm_chat_plugin_load (plugin);
+  amm_purple_typing_plugin_load (plugin);
+  amm_read_plugin_load (plugin);
   return TRUE;
 }
 
 static gboolean
 plugin_unload (PurplePlugin *plugin)
 {
+  amm_read_plugin_unload (plugin);
+  amm_purple_typing_plugin_unload (plugin);
+  amm_chat_plugin_unload (plugin);
   return TRUE;
 }
 

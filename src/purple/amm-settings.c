@@ -7,6 +7,8 @@
 #include <glib/gstdio.h>
 #include <accountopt.h>
 
+#include "amm-pin.h"
+#include "amm-http.h"
 #include "amm-protocol.h"
 
 static PurpleKeyValuePair *
@@ -30,6 +32,9 @@ amm_settings_account_options (void)
   opts = g_list_append (opts, purple_account_option_bool_new ("Use TLS (HTTPS)", AMM_OPT_USE_TLS, TRUE));
   opts = g_list_append (opts, purple_account_option_string_new (
       "Extra trusted CA certificates (PEM file)", AMM_OPT_CA_FILE, ""));
+  opts = g_list_append (opts, purple_account_option_string_new (
+      "Pinned certificate SHA-256 fingerprint (only this certificate is accepted)",
+      AMM_OPT_CERT_FINGERPRINT, ""));
 
   /* The first entry is the default. */
   versions = g_list_append (versions, kvp ("Automatic", AMM_DEFAULT_API_VERSION));
@@ -40,6 +45,10 @@ amm_settings_account_options (void)
 
   opts = g_list_append (opts, purple_account_option_int_new (
       "Poll interval in minutes (0: push)", AMM_OPT_POLL_INTERVAL, 0));
+  opts = g_list_append (opts, purple_account_option_bool_new (
+      "Tell the server which messages I have read", AMM_OPT_REPORT_READ, TRUE));
+  opts = g_list_append (opts, purple_account_option_string_new (
+      "Other trusted hosts of this deployment (host[:port], comma-separated)", AMM_OPT_TRUSTED_HOSTS, ""));
   return opts;
 }
 
@@ -120,6 +129,23 @@ amm_settings_from_account (PurpleAccount *account, GError **error)
       return NULL;
     }
 
+  {
+    const char *raw_pin = purple_account_get_string (account, AMM_OPT_CERT_FINGERPRINT, "");
+    g_autofree char *pin = g_strstrip (g_strdup (raw_pin ? raw_pin : ""));
+    g_clear_pointer (&s->cert_fingerprint, g_free);
+    if (*pin != '\0')
+      {
+        g_autoptr(GError) local = NULL;
+        s->cert_fingerprint = amm_pin_normalize (pin, &local);
+        if (s->cert_fingerprint == NULL)
+          {
+            g_set_error (error, AMM_ERROR, AMM_ERROR_INVALID_SETTINGS,
+                         "Certificate fingerprint: %s", local->message);
+            return NULL;
+          }
+      }
+  }
+
   g_clear_pointer (&s->ca_file, g_free);
   if (ca_file && *ca_file)
     {
@@ -134,6 +160,20 @@ amm_settings_from_account (PurpleAccount *account, GError **error)
         }
       s->ca_file = g_steal_pointer (&path);
     }
+
+  {
+    const char *trusted = purple_account_get_string (account, AMM_OPT_TRUSTED_HOSTS, "");
+    g_autofree char *list = g_strstrip (g_strdup (trusted ? trusted : ""));
+    g_autoptr(GError) local = NULL;
+
+    if (!amm_http_trusted_hosts_validate (list, &local))
+      {
+        g_propagate_error (error, g_steal_pointer (&local));
+        return NULL;
+      }
+    g_free (s->trusted_hosts);
+    s->trusted_hosts = *list ? g_steal_pointer (&list) : NULL;
+  }
 
   g_free (s->username);
   s->username = g_strdup (username);

@@ -2,6 +2,7 @@
 #include <glib-unix.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "amm-protocol.h"
 #include "server.h"
@@ -24,9 +25,42 @@ static const char description[] =
   "  GET  /control/conversations?user=ADDR  {\"conversations\":[..]} (left ones included)\n"
   "  GET  /control/stats               {\"requests\":N,\"channels\":{ADDR:N},\"longPolls\":N}\n"
   "  POST /control/drop-channels?user=ADDR  close that user's WebSocket/SSE channels (1001)\n"
+  "  POST /control/leave {\"user\",\"threadId\"}           the user leaves (LEFT event)\n"
+  "  POST /control/add-participants {\"user\",\"threadId\",\"addresses\":[..]}  (JOINED event)\n"
+  "  POST /control/subject {\"user\",\"threadId\",\"subject\"}  (SUBJECT_CHANGE event)\n"
+  "  POST /control/close {\"user\",\"threadId\"}           close the conversation (CLOSED event)\n"
+  "  POST /control/mark-read {\"user\",\"messageIds\":[..]}  as if another device of the user read them\n"
+  "  POST /control/typing {\"user\",\"threadId\",\"state\"}  relay a chatState as the user\n"
   "  POST /control/shutdown            save the state and exit\n"
   "\n"
+  "Fault switches (control port; see README.md \"Fault switches\"):\n"
+  "  POST /control/fault {\"name\":N, \"path\"?:\"/aem\", \"method\"?, \"user\"?, \"count\"?, \"skip\"?, ...}\n"
+  "    request faults, for the next `count` matching REST requests (default: until cleared):\n"
+  "      status {status?:503, retryAfter?}   html {status?:502}   bad-json   content-type\n"
+  "      {contentType?:text/plain}   truncate   trickle {bytesPerSecond?:1}   stall {ms?}\n"
+  "      reset (before the handler)   store-reset (after it: a send is stored, no answer)\n"
+  "    actions: restart {downMs?:300}   drop-channels {user?}\n"
+  "      ws-garbage {frame: text|binary|unknown-key|huge|truncated-json, count?, size?, user?}\n"
+  "  GET  /control/fault               the faults in force and their hits\n"
+  "  DELETE /control/fault[?name=N]    clear them (held answers go out)\n"
+  "  POST /control/fault {\"truncateDownloads\":bool}  attachment downloads cut in half\n"
+  "\n"
   "SIGTERM and SIGINT save the state, close the channels and exit 0.";
+
+/* soup_server_disconnect() closes each connection synchronously, and closing a TLS connection
+ * whose handshake is still running waits for that handshake, i.e. forever when the client went
+ * quiet mid-handshake. The state is saved and the channels closed by then, so after a short
+ * grace the process just leaves. */
+#define EXIT_GRACE_MS 300
+
+static gpointer
+exit_watchdog (gpointer data)
+{
+  g_usleep (EXIT_GRACE_MS * 1000);
+  amm_log ("connections still closing after %d ms (a stalled TLS handshake?); exiting", EXIT_GRACE_MS);
+  _exit (0);
+  return NULL;
+}
 
 static gboolean
 on_signal (gpointer data)
@@ -48,8 +82,11 @@ main (int argc, char **argv)
   g_autofree char *host = NULL, *cert = NULL, *key = NULL, *seed = NULL, *state = NULL;
   g_autofree char *api = NULL, *port_file = NULL, *bot = NULL;
   gboolean tls = FALSE, no_websocket = FALSE, verbose = FALSE;
+  gboolean no_state = FALSE;
   int port = AMM_DEFAULT_PORT, control_port = -1;
   int max_message_count = 50, max_text_length = 10000, ping_interval = 30;
+  gint64 max_image = 10485760, max_video = 104857600, max_audio = 20971520, max_generic = 10485760;
+  gboolean no_rich_content = FALSE;
   GOptionEntry entries[] = {
     { "host", 0, 0, G_OPTION_ARG_STRING, &host, "IP address to listen on (default 127.0.0.1)", "ADDR" },
     { "port", 0, 0, G_OPTION_ARG_INT, &port, "Port to listen on (default 8443; 0 = ephemeral)", "N" },
@@ -57,7 +94,8 @@ main (int argc, char **argv)
     { "cert", 0, 0, G_OPTION_ARG_FILENAME, &cert, "TLS certificate (default build/tls/server.pem)", "FILE" },
     { "key", 0, 0, G_OPTION_ARG_FILENAME, &key, "TLS private key (default build/tls/server-key.pem)", "FILE" },
     { "seed", 0, 0, G_OPTION_ARG_FILENAME, &seed, "Users and domains (default tests/amm-server/seed.json)", "FILE" },
-    { "state", 0, 0, G_OPTION_ARG_FILENAME, &state, "State file: loaded at start if it exists, saved after every change", "FILE" },
+    { "state", 0, 0, G_OPTION_ARG_FILENAME, &state, "State file: loaded at start if it exists, saved ~100 ms after a change and at exit", "FILE" },
+    { "no-state", 0, 0, G_OPTION_ARG_NONE, &no_state, "Ignore --state: load and save nothing (benchmarks)", NULL },
     { "api", 0, 0, G_OPTION_ARG_STRING, &api, "Highest AMM API offered: 3.2 (default), 3 or 2.1", "3.2|3|2.1" },
     { "no-websocket", 0, 0, G_OPTION_ARG_NONE, &no_websocket, "Refuse WebSocket handshakes with 403 (clients fall back to SSE)", NULL },
     { "control-port", 0, 0, G_OPTION_ARG_INT, &control_port, "Loopback-only control port (0 = ephemeral; default: none)", "N" },
@@ -66,6 +104,11 @@ main (int argc, char **argv)
     { "max-message-count", 0, 0, G_OPTION_ARG_INT, &max_message_count, "Messages embedded per conversation and page cap (default 50)", "N" },
     { "max-text-length", 0, 0, G_OPTION_ARG_INT, &max_text_length, "Longest message body in characters (default 10000)", "N" },
     { "ping-interval", 0, 0, G_OPTION_ARG_INT, &ping_interval, "Seconds between SSE Ping events (default 30)", "N" },
+    { "max-image-size", 0, 0, G_OPTION_ARG_INT64, &max_image, "Largest image attachment in bytes (default 10485760; 0 = no limit)", "N" },
+    { "max-video-size", 0, 0, G_OPTION_ARG_INT64, &max_video, "Largest video attachment in bytes (default 104857600; 0 = no limit)", "N" },
+    { "max-audio-size", 0, 0, G_OPTION_ARG_INT64, &max_audio, "Largest audio attachment in bytes (default 20971520; 0 = no limit)", "N" },
+    { "max-generic-size", 0, 0, G_OPTION_ARG_INT64, &max_generic, "Largest other attachment in bytes (default 10485760; 0 = no limit)", "N" },
+    { "no-rich-content", 0, 0, G_OPTION_ARG_NONE, &no_rich_content, "richContent false: only image, video and audio attachments (others 415)", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log every request (method, path, status, user, bytes; never credentials)", NULL },
     { NULL }
   };
@@ -100,7 +143,7 @@ main (int argc, char **argv)
   opt.cert_file = cert ? cert : (char *) "build/tls/server.pem";
   opt.key_file = key ? key : (char *) "build/tls/server-key.pem";
   opt.seed_file = seed ? seed : (char *) "tests/amm-server/seed.json";
-  opt.state_file = state;
+  opt.state_file = no_state ? NULL : state;
   opt.no_websocket = no_websocket;
   opt.control_port = control_port;
   opt.port_file = port_file;
@@ -109,6 +152,15 @@ main (int argc, char **argv)
   opt.max_text_length = max_text_length;
   opt.ping_interval = ping_interval;
   opt.verbose = verbose;
+  if (max_image < 0 || max_video < 0 || max_audio < 0 || max_generic < 0) {
+    g_printerr ("amm-server: attachment limits must be >= 0\n");
+    return 2;
+  }
+  opt.max_image_size = max_image;
+  opt.max_video_size = max_video;
+  opt.max_audio_size = max_audio;
+  opt.max_generic_size = max_generic;
+  opt.no_rich_content = no_rich_content;
 
   server = amm_server_new (&opt, &error);
   if (!server || !amm_server_listen (server, &error)) {
@@ -118,6 +170,10 @@ main (int argc, char **argv)
   g_unix_signal_add (SIGTERM, on_signal, server);
   g_unix_signal_add (SIGINT, on_signal, server);
   g_main_loop_run (server->loop);
+  /* changes made during the shutdown grace period */
+  if (server->state->save_id && !amm_state_save (server->state, &error))
+    amm_log ("cannot save the state: %s", error->message);
+  g_thread_unref (g_thread_new ("exit-watchdog", exit_watchdog, NULL));
   amm_server_free (server);
   return 0;
 }

@@ -268,13 +268,24 @@ cmd_get_state (AmmChannel *ch, JsonObject *cmd)
 static void
 relay_chat_state (AmmChannel *from, AmmConversation *conv, JsonObject *notification)
 {
+  JsonNode *cn = json_object_get_member (notification, "contents");
+
+  amm_channel_relay_chat_state (from->server, from->user, conv,
+                                cn && JSON_NODE_HOLDS_OBJECT (cn) ? json_node_get_object (cn) : NULL);
+}
+
+guint
+amm_channel_relay_chat_state (AmmServer *server, const char *user, AmmConversation *conv,
+                              JsonObject *contents_in)
+{
   g_autofree char *key = g_strconcat (AMM_CHANNEL_SERVICE_CHAT_STATE ":", conv->id, NULL);
   g_autofree char *now = amm_time_format (g_get_real_time () / 1000);
-  JsonNode *cn = json_object_get_member (notification, "contents");
+  AmmUser *sender = amm_state_find_user (server->state, user);
   GHashTableIter iter;
   gpointer value;
+  guint sent = 0;
 
-  g_hash_table_iter_init (&iter, from->server->channels);
+  g_hash_table_iter_init (&iter, server->channels);
   while (g_hash_table_iter_next (&iter, NULL, &value)) {
     AmmChannel *ch = value;
     const char *resource;
@@ -282,19 +293,19 @@ relay_chat_state (AmmChannel *from, AmmConversation *conv, JsonObject *notificat
     g_autoptr (JsonNode) frame = NULL;
     g_autoptr (JsonNode) copy = NULL;
 
-    if (ch->closed || g_ascii_strcasecmp (ch->user, from->user) == 0
+    if (ch->closed || g_ascii_strcasecmp (ch->user, user) == 0
         || !amm_conversation_is_active_participant (conv, ch->user)
         || !(resource = g_hash_table_lookup (ch->subs, key)))
       continue;
     n = json_object_new ();
-    if (cn && JSON_NODE_HOLDS_OBJECT (cn)) {
-      copy = json_node_copy (cn);
+    if (contents_in) {
+      g_autoptr (JsonNode) in = json_node_init_object (json_node_alloc (), contents_in);
+      copy = json_node_copy (in);
       contents = json_object_ref (json_node_get_object (copy));
     } else {
       contents = json_object_new ();
     }
-    json_object_set_string_member (contents, "address",
-                                   amm_state_find_user (from->server->state, from->user)->address);
+    json_object_set_string_member (contents, "address", sender ? sender->address : user);
     json_object_set_string_member (contents, "timestamp", now);
     json_object_set_string_member (n, "application", AMM_CHANNEL_APPLICATION);
     json_object_set_string_member (n, "service", AMM_CHANNEL_SERVICE_CHAT_STATE);
@@ -303,7 +314,9 @@ relay_chat_state (AmmChannel *from, AmmConversation *conv, JsonObject *notificat
     json_object_set_string_member (n, "version", AMM_CHANNEL_VERSION);
     frame = frame_new ("notification", n);
     channel_send (ch, frame);
+    sent++;
   }
+  return sent;
 }
 
 static void
@@ -636,4 +649,38 @@ amm_channel_install (AmmServer *server)
                                      server, NULL);
   soup_server_add_handler (server->soup, PATH_SSE, sse_handler, server, NULL);
   soup_server_add_handler (server->soup, PATH_COMMAND, command_handler, server, NULL);
+}
+
+/* Fault switches (server-faults.c): a raw frame, as it is, to `user`'s channels (all users
+ * when NULL). WebSocket: a text or binary frame; SSE: a CASNotification event (binary frames
+ * go as text). Returns how many channels got it. */
+guint
+amm_channel_send_raw (AmmServer *server, const char *user, gboolean binary, const char *data,
+                      gsize len)
+{
+  GHashTableIter iter;
+  gpointer value;
+  guint n = 0;
+
+  g_hash_table_iter_init (&iter, server->channels);
+  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+    AmmChannel *ch = value;
+
+    if (ch->closed || (user && g_ascii_strcasecmp (ch->user, user) != 0))
+      continue;
+    if (ch->ws && soup_websocket_connection_get_state (ch->ws) == SOUP_WEBSOCKET_STATE_OPEN) {
+      if (binary)
+        soup_websocket_connection_send_binary (ch->ws, data, len);
+      else {
+        g_autofree char *text = g_strndup (data, len);
+        soup_websocket_connection_send_text (ch->ws, text);
+      }
+      n++;
+    } else if (ch->sse) {
+      g_autofree char *text = g_strndup (data, len);
+      sse_write (ch, AMM_SSE_EVENT_NOTIFICATION, text);
+      n++;
+    }
+  }
+  return n;
 }

@@ -6,6 +6,9 @@
 
 #define CONTROL_PREFIX "/control"
 
+/* server-generate.c: POST /control/generate, POST/GET /control/burst (benchmarks) */
+gboolean amm_generate_control (AmmServer *server, SoupServerMessage *msg, const char *path);
+
 static char *
 public_base (AmmServer *server)
 {
@@ -38,11 +41,13 @@ control_send (AmmServer *server, SoupServerMessage *msg)
   g_auto (GStrv) to = NULL;
   g_autofree char *base = public_base (server);
   JsonObject *o = amm_parse_body_object (msg, &root);
+  g_autoptr (GPtrArray) parts = NULL;   /* "attachments" */
+  g_autoptr (GPtrArray) media = NULL;
   JsonNode *n;
   const char *from, *thread_id;
   AmmMessage *m;
 
-  if (!o)
+  if (!o || !amm_media_control_attachments (msg, o, &parts, &media))  /* server-media.c */
     return;
   from = json_object_get_string_member_with_default (o, "from", NULL);
   if (!amm_state_find_user (server->state, from)) {
@@ -68,7 +73,7 @@ control_send (AmmServer *server, SoupServerMessage *msg)
   m = amm_state_send (server->state, from, (const char * const *) to, thread_id,
                       json_object_get_string_member_with_default (o, "subject", ""),
                       json_object_get_string_member_with_default (o, "body", NULL),
-                      NULL, NULL, NULL, server->opt.max_text_length, NULL, NULL, &error);
+                      NULL, NULL, NULL, server->opt.max_text_length, parts, media, &error);
   if (!m) {
     amm_respond_fault (msg, error);
     return;
@@ -157,6 +162,7 @@ control_stats (AmmServer *server, SoupServerMessage *msg)
   json_object_set_int_member (o, "requests", server->requests);
   json_object_set_object_member (o, "channels", channels);
   json_object_set_int_member (o, "longPolls", amm_long_poll_count (server));
+  json_object_set_int_member (o, "markReadBatches", amm_conv_mark_batches ());
   json_node_take_object (doc, o);
   amm_respond_json (msg, 200, "application/json", doc);
 }
@@ -215,6 +221,14 @@ control_handler (SoupServer *soup, SoupServerMessage *msg, const char *path, GHa
     control_stats (server, msg);
   else if (post && g_str_equal (path, CONTROL_PREFIX "/drop-channels"))
     control_drop (server, msg, query);
+  else if (amm_generate_control (server, msg, path))
+    ;   /* generate, burst: server-generate.c */
+  else if (amm_conv_control (server, msg, path))
+    ;   /* leave, add-participants, subject, close, mark-read, typing: server-conversations.c */
+  else if (amm_faults_control (server, msg, path, query))
+    ;   /* GET/DELETE /control/fault, POST {"name":...}: server-faults.c */
+  else if (post && g_str_equal (path, CONTROL_PREFIX "/fault"))
+    amm_media_control_fault (server, msg);   /* server-media.c */
   else if (post && g_str_equal (path, CONTROL_PREFIX "/shutdown")) {
     soup_server_message_set_status (msg, 200, NULL);
     soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_STATIC, "{}", 2);

@@ -99,10 +99,10 @@ b_outbox_limits (JsonBuilder *b, AmmServer *server)
   json_builder_set_member_name (b, "limits");
   json_builder_begin_object (b);
   b_int (b, "maxTextLength", server->opt.max_text_length);
-  b_int (b, "maxImageSize", 10485760);
-  b_int (b, "maxVideoSize", 104857600);
-  b_int (b, "maxAudioSize", 20971520);
-  b_int (b, "maxGenericAttachmentSize", 10485760);
+  b_int (b, "maxImageSize", server->opt.max_image_size);
+  b_int (b, "maxVideoSize", server->opt.max_video_size);
+  b_int (b, "maxAudioSize", server->opt.max_audio_size);
+  b_int (b, "maxGenericAttachmentSize", server->opt.max_generic_size);
   json_builder_end_object (b);
 }
 
@@ -178,7 +178,7 @@ discovery_document (Req *r, gboolean v4)
     b_str (b, "href", outbox);
     json_builder_set_member_name (b, "capabilities");
     json_builder_begin_object (b);
-    b_bool (b, "richContent", TRUE);
+    b_bool (b, "richContent", !server->opt.no_rich_content);
     json_builder_end_object (b);
     b_outbox_limits (b, server);
     json_builder_end_object (b);
@@ -188,7 +188,7 @@ discovery_document (Req *r, gboolean v4)
     b_outbox_limits (b, server);
     json_builder_set_member_name (b, "capabilities");
     json_builder_begin_object (b);
-    b_bool (b, "richContent", TRUE);
+    b_bool (b, "richContent", !server->opt.no_rich_content);
     json_builder_end_object (b);
   }
 
@@ -504,7 +504,7 @@ handle_conversation_post (Req *r, AmmConversation *c)
   if (g_str_equal (matched, AMM_TYPE_ACCESS_TIME)) {
     AmmParticipant *p = amm_conversation_find_participant (c, r->user->address);
     p->last_accessed = amm_state_tick (r->server->state);
-    amm_state_save (r->server->state, NULL);
+    amm_state_schedule_save (r->server->state);
     amm_respond_empty (r->msg, 204);
   } else {
     g_autoptr (JsonNode) root = NULL;
@@ -560,7 +560,7 @@ participants_document (AmmServer *server, GPtrArray *users)
   json_builder_begin_array (b);
   for (guint i = 0; i < users->len; i++)
     json_builder_add_value (b, amm_json_entity (server->state,
-                                                ((AmmUser *) users->pdata[i])->address, FALSE));
+                                                ((AmmUser *) users->pdata[i])->address, TRUE));
   json_builder_end_array (b);
   json_builder_end_object (b);
   return json_builder_get_root (b);
@@ -654,6 +654,8 @@ handle_conversations (Req *r, const char *rest, GHashTable *query)
   if (parts[1]) {
     if (g_str_equal (parts[1], "participants"))
       handle_participants (r, c);
+    else if (g_str_equal (parts[1], "flags"))
+      amm_conv_handle_flags (r->server, r->msg, r->user, c, r->base);   /* server-conversations.c */
     else
       not_found (r);
     return;
@@ -690,11 +692,16 @@ static GBytes *
 outbox_multipart (Req *r, const char **ct, GPtrArray *parts, GPtrArray *media)
 {
   SoupMessageHeaders *req = soup_server_message_get_request_headers (r->msg);
-  g_autoptr (GBytes) body = soup_message_body_flatten (soup_server_message_get_request_body (r->msg));
-  g_autoptr (SoupMultipart) mp = soup_multipart_new_from_message (req, body);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) body = amm_media_request_body (r->msg, &error); /* spooled: server-media.c */
+  g_autoptr (SoupMultipart) mp = body ? soup_multipart_new_from_message (req, body) : NULL;
   SoupMessageHeaders *h;
   GBytes *json = NULL;
 
+  if (!body) {
+    amm_respond_error (r->msg, 500, "SERVER_ERROR", error->message, NULL);
+    return NULL;
+  }
   if (!mp || soup_multipart_get_length (mp) < 1) {
     amm_respond_error (r->msg, 400, "INVALID_PARAMETER", "Bad multipart/related body", NULL);
     return NULL;
@@ -710,6 +717,9 @@ outbox_multipart (Req *r, const char **ct, GPtrArray *parts, GPtrArray *media)
     GBytes *data = NULL;
 
     soup_multipart_get_part (mp, i, &h, &data);
+    if (!amm_media_check_part (r->server, r->msg, soup_message_headers_get_content_type (h, NULL),
+                               g_bytes_get_size (data)))
+      return NULL;
     g_ptr_array_add (parts, amm_part_new (soup_message_headers_get_content_type (h, NULL),
                                           soup_message_headers_get_one (h, "Content-Disposition"),
                                           g_bytes_get_size (data)));
@@ -810,6 +820,9 @@ handle_outbox (Req *r)
   n = json_object_get_member (o, "flags");
   if (n && JSON_NODE_HOLDS_OBJECT (n))
     flags = json_node_get_object (n);
+  /* 2.1 changes a subject by posting a SUBJECT_CHANGE event (server-conversations.c) */
+  if (amm_conv_outbox_event (r->server, r->msg, r->user, o, thread_id, type, r->base))
+    return;
 
   m = amm_state_send (r->server->state, r->user->address, (const char * const *) to, thread_id,
                       json_object_get_string_member_with_default (o, "subject", ""), body,
@@ -923,6 +936,7 @@ handle_mark_batch (Req *r)
   JsonObject *o;
   JsonNode *n;
   JsonArray *a;
+  gboolean changed = FALSE;
 
   if (!is_method (r, "POST")) {
     method_not_allowed (r, "POST, OPTIONS");
@@ -936,6 +950,7 @@ handle_mark_batch (Req *r)
     amm_respond_error (r->msg, 400, "INVALID_PARAMETER", "\"messageIds\" missing", NULL);
     return;
   }
+  amm_conv_note_mark_batch ();
   for (guint i = 0; i < json_array_get_length (a); i++) {
     JsonNode *e = json_array_get_element (a, i);
     AmmMessage *m;
@@ -945,10 +960,12 @@ handle_mark_batch (Req *r)
       continue;
     m = amm_state_find_message (r->server->state, json_node_get_string (e));
     c = m ? amm_state_find_conversation (r->server->state, m->thread_id) : NULL;
-    if (c && amm_conversation_find_participant (c, r->user->address))
-      amm_state_mark_read (r->server->state, m, r->user->address);
+    if (c && amm_conv_message_visible (c, m, r->user->address))
+      changed |= amm_state_mark_read (r->server->state, m, r->user->address);
   }
-  amm_state_save (r->server->state, NULL);
+  /* only the reader's view changed: only the reader is notified */
+  if (changed)
+    amm_server_reader_changed (r->server, r->user->address);
   amm_respond_empty (r->msg, 204);
 }
 
@@ -967,8 +984,8 @@ handle_mark_if (Req *r, GHashTable *query)
   }
   if (!(c = conversation_for (r, query_get (query, "conversationId"))))
     return;
-  amm_state_mark_conversation_read (r->server->state, c, r->user->address);
-  amm_state_save (r->server->state, NULL);
+  if (amm_state_mark_conversation_read (r->server->state, c, r->user->address))
+    amm_server_reader_changed (r->server, r->user->address);
   amm_respond_empty (r->msg, 204);
 }
 
@@ -1026,9 +1043,7 @@ handle_media (Req *r, const char *id)
     amm_respond_error (r->msg, 403, "FORBIDDEN", "Not a participant of this conversation", NULL);
     return;
   }
-  soup_server_message_set_status (r->msg, 200, NULL);
-  soup_server_message_set_response (r->msg, part->mime_type, SOUP_MEMORY_COPY,
-                                    g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+  amm_media_respond (r->server, r->msg, part->mime_type, bytes);
 }
 
 static void

@@ -17,6 +17,8 @@ static const struct {
   [AMM_FAULT_FORBIDDEN] = { 403, "FORBIDDEN" },
   [AMM_FAULT_NOT_FOUND] = { 404, "CONVERSATION_NOT_FOUND" },
   [AMM_FAULT_BODY_TOO_LONG] = { 413, "BODY_LENGTH_EXCEEDED" },
+  [AMM_FAULT_SUBJECT_TOO_LONG] = { 400, "SUBJECT_LENGTH_EXCEEDED" },
+  [AMM_FAULT_CLOSED] = { 403, "CONVERSATION_CLOSED" },
 };
 
 guint
@@ -91,6 +93,7 @@ message_free (AmmMessage *m)
   g_free (m->event_type);
   g_strfreev (m->event_participants);
   g_hash_table_unref (m->read_by);
+  g_clear_pointer (&m->read_at, g_hash_table_unref);
   g_ptr_array_unref (m->parts);
   g_free (m);
 }
@@ -117,6 +120,7 @@ amm_state_free (AmmState *state)
   g_hash_table_unref (state->message_by_id);
   g_hash_table_unref (state->media);
   g_ptr_array_unref (state->conversations);
+  g_clear_handle_id (&state->save_id, g_source_remove);
   g_free (state->path);
   g_free (state);
 }
@@ -343,8 +347,9 @@ gint64
 amm_conversation_last_updated_for (AmmConversation *conv, const char *address)
 {
   gint64 until = visible_until (conv, address);
+  AmmParticipant *p = amm_conversation_find_participant (conv, address);
 
-  return MIN (conv->last_updated, until);
+  return MAX (MIN (conv->last_updated, until), p ? p->read_changed : 0);
 }
 
 gint64
@@ -491,12 +496,22 @@ amm_state_send (AmmState *state, const char *from, const char * const *to,
       g_set_error (error, AMM_FAULT, AMM_FAULT_NOT_FOUND, "No conversation %s", thread_id);
       return NULL;
     }
-    if (!amm_conversation_is_active_participant (conv, from) || conv->closed) {
+    if (!amm_conversation_is_active_participant (conv, from)) {
       g_set_error (error, AMM_FAULT, AMM_FAULT_FORBIDDEN,
                    "%s is not an active participant of %s", from, thread_id);
       return NULL;
     }
+    if (conv->closed) {
+      g_set_error (error, AMM_FAULT, AMM_FAULT_CLOSED,
+                   "The conversation %s is closed: nothing more can be posted to it", thread_id);
+      return NULL;
+    }
   } else {
+    if (subject && g_utf8_strlen (subject, -1) > AMM_SERVER_MAX_SUBJECT_LENGTH) {
+      g_set_error (error, AMM_FAULT, AMM_FAULT_SUBJECT_TOO_LONG,
+                   "The subject is longer than %d characters", AMM_SERVER_MAX_SUBJECT_LENGTH);
+      return NULL;
+    }
     if (!to || !to[0]) {
       g_set_error (error, AMM_FAULT, AMM_FAULT_BAD_REQUEST, "No participants (\"to\")");
       return NULL;
@@ -568,6 +583,19 @@ amm_state_set_subject (AmmState *state, AmmConversation *conv, const char *by,
     g_set_error (error, AMM_FAULT, AMM_FAULT_FORBIDDEN, "%s is not an active participant", by);
     return NULL;
   }
+  if (conv->closed) {
+    g_set_error (error, AMM_FAULT, AMM_FAULT_CLOSED, "The conversation %s is closed", conv->id);
+    return NULL;
+  }
+  if (!subject || !g_utf8_validate (subject, -1, NULL)) {
+    g_set_error (error, AMM_FAULT, AMM_FAULT_BAD_REQUEST, "The subject is not UTF-8 text");
+    return NULL;
+  }
+  if (g_utf8_strlen (subject, -1) > AMM_SERVER_MAX_SUBJECT_LENGTH) {
+    g_set_error (error, AMM_FAULT, AMM_FAULT_SUBJECT_TOO_LONG,
+                 "The subject is longer than %d characters", AMM_SERVER_MAX_SUBJECT_LENGTH);
+    return NULL;
+  }
   g_free (conv->subject);
   conv->subject = g_strdup (subject ? subject : "");
   return add_event (state, conv, by, "SUBJECT_CHANGE", NULL);
@@ -583,6 +611,10 @@ amm_state_add_participants (AmmState *state, AmmConversation *conv, const char *
 
   if (!amm_conversation_is_active_participant (conv, by)) {
     g_set_error (error, AMM_FAULT, AMM_FAULT_FORBIDDEN, "%s is not an active participant", by);
+    return NULL;
+  }
+  if (conv->closed) {
+    g_set_error (error, AMM_FAULT, AMM_FAULT_CLOSED, "The conversation %s is closed", conv->id);
     return NULL;
   }
   for (guint i = 0; addresses && addresses[i]; i++) {
@@ -626,8 +658,47 @@ gboolean
 amm_state_mark_read (AmmState *state, AmmMessage *msg, const char *address)
 {
   g_autofree char *key = g_ascii_strdown (address, -1);
+  AmmConversation *conv = amm_state_find_conversation (state, msg->thread_id);
+  AmmParticipant *p = conv ? amm_conversation_find_participant (conv, address) : NULL;
+  gint64 *when;
 
+  if (g_hash_table_contains (msg->read_by, key))
+    return FALSE;
+  /* the reader's view changes: this message's lastModifiedDate and their conversation's
+   * lastUpdated advance (other participants' views do not) */
+  when = g_new (gint64, 1);
+  *when = amm_state_tick (state);
+  if (!msg->read_at)
+    msg->read_at = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_hash_table_replace (msg->read_at, g_strdup (key), when);
+  if (p)
+    p->read_changed = *when;
   return g_hash_table_add (msg->read_by, g_steal_pointer (&key));
+}
+
+gint64
+amm_message_modified_for (AmmMessage *msg, const char *viewer)
+{
+  g_autofree char *key = viewer ? g_ascii_strdown (viewer, -1) : NULL;
+  gint64 *when = key && msg->read_at ? g_hash_table_lookup (msg->read_at, key) : NULL;
+
+  return when ? MAX (msg->modified, *when) : msg->modified;
+}
+
+AmmMessage *
+amm_state_close (AmmState *state, AmmConversation *conv, const char *by, GError **error)
+{
+  AmmMessage *m;
+
+  if (!amm_conversation_is_active_participant (conv, by)) {
+    g_set_error (error, AMM_FAULT, AMM_FAULT_FORBIDDEN, "%s is not an active participant", by);
+    return NULL;
+  }
+  if (conv->closed)
+    return NULL;
+  m = add_event (state, conv, by, "CLOSED", NULL);
+  conv->closed = TRUE;
+  return m;
 }
 
 gboolean
@@ -734,7 +805,7 @@ amm_json_message (AmmState *state, AmmMessage *m, const char *viewer, const char
   }
   json_builder_end_array (b);
   add_time (b, "receivedDate", m->received);
-  add_time (b, "lastModifiedDate", m->modified);
+  add_time (b, "lastModifiedDate", amm_message_modified_for (m, viewer));
   if (m->in_reply_to) {
     json_builder_set_member_name (b, "inReplyTo");
     json_builder_add_string_value (b, m->in_reply_to);
@@ -873,6 +944,7 @@ amm_state_save (AmmState *state, GError **error)
   g_autoptr (JsonNode) root = NULL;
   g_autofree char *text = NULL;
 
+  g_clear_handle_id (&state->save_id, g_source_remove);
   if (!state->path)
     return TRUE;
   json_builder_begin_object (b);
@@ -909,6 +981,8 @@ amm_state_save (AmmState *state, GError **error)
       json_builder_add_boolean_value (b, p->active);
       add_int (b, "leftAt", p->left_at);
       add_int (b, "lastAccessed", p->last_accessed);
+      if (p->read_changed)
+        add_int (b, "readChanged", p->read_changed);
       json_builder_end_object (b);
     }
     json_builder_end_array (b);
@@ -934,6 +1008,17 @@ amm_state_save (AmmState *state, GError **error)
       add_int (b, "received", m->received);
       add_int (b, "modified", m->modified);
       add_strv (b, "readBy", readers);
+      if (m->read_at) {
+        GHashTableIter it;
+        gpointer k, v;
+
+        json_builder_set_member_name (b, "readAt");
+        json_builder_begin_object (b);
+        g_hash_table_iter_init (&it, m->read_at);
+        while (g_hash_table_iter_next (&it, &k, &v))
+          add_int (b, k, *(gint64 *) v);
+        json_builder_end_object (b);
+      }
       json_builder_set_member_name (b, "parts");
       json_builder_begin_array (b);
       for (guint k = 0; k < m->parts->len; k++) {
@@ -958,6 +1043,26 @@ amm_state_save (AmmState *state, GError **error)
   json_generator_set_root (gen, root);
   text = json_generator_to_data (gen, NULL);
   return g_file_set_contents (state->path, text, -1, error);
+}
+
+static gboolean
+scheduled_save (gpointer data)
+{
+  AmmState *state = data;
+  g_autoptr (GError) error = NULL;
+
+  state->save_id = 0;
+  if (!amm_state_save (state, &error))
+    g_printerr ("amm-server: cannot save the state: %s\n", error->message);
+  return G_SOURCE_REMOVE;
+}
+
+void
+amm_state_schedule_save (AmmState *state)
+{
+  if (!state->path || state->save_id)
+    return;
+  state->save_id = g_timeout_add (AMM_STATE_SAVE_DELAY_MS, scheduled_save, state);
 }
 
 static char **
@@ -1022,6 +1127,7 @@ amm_state_load (AmmState *state, const char *path, GError **error)
       p->active = json_object_get_boolean_member_with_default (po, "active", TRUE);
       p->left_at = json_object_get_int_member_with_default (po, "leftAt", 0);
       p->last_accessed = json_object_get_int_member_with_default (po, "lastAccessed", 0);
+      p->read_changed = json_object_get_int_member_with_default (po, "readChanged", 0);
       g_ptr_array_add (c->participants, p);
     }
     g_ptr_array_add (state->conversations, c);
@@ -1049,6 +1155,18 @@ amm_state_load (AmmState *state, const char *path, GError **error)
       m->read_by = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
       for (guint k = 0; readers && readers[k]; k++)
         g_hash_table_add (m->read_by, g_strdup (readers[k]));
+      if (json_object_has_member (mo, "readAt")
+          && JSON_NODE_HOLDS_OBJECT (json_object_get_member (mo, "readAt"))) {
+        JsonObject *ra = json_object_get_object_member (mo, "readAt");
+        g_autoptr (GList) names = json_object_get_members (ra);
+
+        m->read_at = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+        for (GList *l = names; l; l = l->next) {
+          gint64 *when = g_new (gint64, 1);
+          *when = json_object_get_int_member_with_default (ra, l->data, 0);
+          g_hash_table_replace (m->read_at, g_strdup (l->data), when);
+        }
+      }
       m->parts = g_ptr_array_new_with_free_func ((GDestroyNotify) amm_part_free);
       if (json_object_has_member (mo, "parts")) {
         JsonArray *pa = json_object_get_array_member (mo, "parts");

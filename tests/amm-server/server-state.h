@@ -18,7 +18,12 @@ typedef enum {
   AMM_FAULT_FORBIDDEN,            /* 403 FORBIDDEN */
   AMM_FAULT_NOT_FOUND,            /* 404 CONVERSATION_NOT_FOUND */
   AMM_FAULT_BODY_TOO_LONG,        /* 413 BODY_LENGTH_EXCEEDED */
+  AMM_FAULT_SUBJECT_TOO_LONG,     /* 400 SUBJECT_LENGTH_EXCEEDED */
+  AMM_FAULT_CLOSED,               /* 403 CONVERSATION_CLOSED */
 } AmmFault;
+
+/* The longest subject (characters); Avaya's SDK hard-codes 50. */
+#define AMM_SERVER_MAX_SUBJECT_LENGTH 50
 
 guint       amm_fault_status (int code);
 const char *amm_fault_error_code (int code);
@@ -37,6 +42,7 @@ typedef struct {
   gboolean active;
   gint64 left_at;       /* ms; 0 while active */
   gint64 last_accessed; /* ms; 0 = never */
+  gint64 read_changed;  /* ms of the participant's last read mark (their view changed); 0 = never */
 } AmmParticipant;
 
 typedef struct {
@@ -64,6 +70,8 @@ typedef struct {
   gint64 received;
   gint64 modified;
   GHashTable *read_by;  /* lower-case address set */
+  GHashTable *read_at;  /* lower-case address -> gint64* ms when that reader marked it read
+                           (their view's lastModifiedDate); absent for read-at-creation */
   GPtrArray *parts;     /* AmmPart */
 } AmmMessage;
 
@@ -89,11 +97,18 @@ typedef struct {
   guint64 next_conversation;
   guint64 next_message;
   char *path;                  /* state file, nullable */
+  guint save_id;               /* pending debounced save (amm_state_schedule_save), 0: none */
 } AmmState;
 
 AmmState *amm_state_new_from_seed (const char *seed_file, GError **error);
 gboolean  amm_state_load (AmmState *state, const char *path, GError **error);
+/* Writes the state file now (no-op without one) and cancels any pending debounced save:
+ * for shutdown, SIGTERM and /control/shutdown. */
 gboolean  amm_state_save (AmmState *state, GError **error);
+/* After a change: saves once, AMM_STATE_SAVE_DELAY_MS later (one pending save at a time), so
+ * a burst of changes costs one write. A SIGKILL may lose the changes of that window. */
+#define AMM_STATE_SAVE_DELAY_MS 100
+void      amm_state_schedule_save (AmmState *state);
 void      amm_state_free (AmmState *state);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AmmState, amm_state_free)
 
@@ -133,7 +148,13 @@ AmmMessage *amm_state_set_subject (AmmState *state, AmmConversation *conv, const
 AmmMessage *amm_state_add_participants (AmmState *state, AmmConversation *conv, const char *by,
                                         const char * const *addresses, GPtrArray *added,
                                         GError **error);
+/* Mark read as `address` sees it: the message's lastModifiedDate for that reader and their
+ * conversation's lastUpdated advance (server-conversations.c notifies only that reader). */
 gboolean amm_state_mark_read (AmmState *state, AmmMessage *msg, const char *address);
+/* Close (POST C/{id}/flags {closed:true}): a CLOSED event; NULL when already closed. */
+AmmMessage *amm_state_close (AmmState *state, AmmConversation *conv, const char *by, GError **error);
+/* lastModifiedDate of msg as `viewer` sees it. */
+gint64 amm_message_modified_for (AmmMessage *msg, const char *viewer);
 gboolean amm_state_mark_conversation_read (AmmState *state, AmmConversation *conv,
                                            const char *address);
 

@@ -61,7 +61,9 @@ amm_server_listen (AmmServer *server, GError **error)
   server->soup = soup_server_new ("server-header", "amm-server ", "tls-certificate", cert, NULL);
   amm_install_request_hooks (server);
   amm_rest_install (server);
+  amm_media_install (server);
   amm_channel_install (server);
+  amm_faults_install (server);
 
   if (!(addr = listen_address (server->opt.host, server->opt.port, error)))
     return FALSE;
@@ -91,10 +93,7 @@ amm_server_listen (AmmServer *server, GError **error)
 void
 amm_server_changed (AmmServer *server, AmmConversation *conv, AmmMessage *msg, const char *extra)
 {
-  g_autoptr (GError) error = NULL;
-
-  if (!amm_state_save (server->state, &error))
-    amm_log ("cannot save the state: %s", error->message);
+  amm_state_schedule_save (server->state);
   for (guint i = 0; conv && i < conv->participants->len; i++) {
     AmmParticipant *p = conv->participants->pdata[i];
     AmmUser *u;
@@ -155,5 +154,6 @@ amm_server_free (AmmServer *server)
   g_hash_table_unref (server->sessions);
   amm_state_free (server->state);
   g_main_loop_unref (server->loop);
+  g_free (server->media);
   g_free (server);
 }

@@ -30,10 +30,17 @@ typedef struct {
   int max_text_length;
   int ping_interval;
   gboolean verbose;
+  /* attachments (server-media.c); 0 = no limit */
+  gint64 max_image_size;
+  gint64 max_video_size;
+  gint64 max_audio_size;
+  gint64 max_generic_size;
+  gboolean no_rich_content;  /* generic (non image/video/audio) attachments refused, 415 */
 } AmmServerOptions;
 
 typedef struct _AmmChannel AmmChannel;
 typedef struct _AmmLongPoll AmmLongPoll;
+typedef struct _AmmMedia AmmMedia;
 
 typedef struct {
   AmmServerOptions opt;
@@ -48,6 +55,7 @@ typedef struct {
   guint16 port;
   guint16 control_port;
   gboolean shutting_down;
+  AmmMedia *media;           /* server-media.c: fault switches */
 } AmmServer;
 
 /* server.c */
@@ -55,7 +63,7 @@ AmmServer *amm_server_new (AmmServerOptions *opt, GError **error);
 gboolean   amm_server_listen (AmmServer *server, GError **error);
 void       amm_server_shutdown (AmmServer *server);
 void       amm_server_free (AmmServer *server);
-/* After a change to conv (msg: the new message, may be NULL): save, bump the entity tags of
+/* After a change to conv (msg: the new message, may be NULL): schedule a save, bump the entity tags of
  * every participant (plus `extra`, e.g. one who just left), notify channels, wake long polls,
  * let the bot answer. */
 void       amm_server_changed (AmmServer *server, AmmConversation *conv, AmmMessage *msg,
@@ -100,6 +108,13 @@ void  amm_channel_notify_conversation (AmmServer *server, const char *user);
 guint amm_channel_drop_user (AmmServer *server, const char *user);
 void  amm_channel_close_all (AmmServer *server);
 guint amm_channel_count_for (AmmServer *server, const char *user);
+/* Relay a chatState (contents nullable) as `user` to the other active participants' channels
+ * subscribed to conv's chatState; returns how many channels got it. */
+guint amm_channel_relay_chat_state (AmmServer *server, const char *user, AmmConversation *conv,
+                                    JsonObject *contents);
+/* A raw frame (faults): text or binary, to user's channels (NULL: all); how many got it. */
+guint amm_channel_send_raw (AmmServer *server, const char *user, gboolean binary,
+                            const char *data, gsize len);
 
 /* server-longpoll.c */
 gboolean amm_long_poll_hold (AmmServer *server, SoupServerMessage *msg, const char *user,
@@ -110,6 +125,50 @@ guint    amm_long_poll_count (AmmServer *server);
 
 /* server-control.c */
 gboolean amm_control_listen (AmmServer *server, GError **error);
+
+/* server-conversations.c: conversation rules beyond sending (close, read views, controls) */
+/* The reader's own view changed (read marks): save, bump their entity tag, notify only their
+ * channels and long polls. */
+void     amm_server_reader_changed (AmmServer *server, const char *user);
+/* POST C/{id}/flags (conversation.flags.v1 {closed:true}) → CLOSED event. */
+void     amm_conv_handle_flags (AmmServer *server, SoupServerMessage *msg, AmmUser *user,
+                                AmmConversation *conv, const char *base);
+/* An outbox document carrying event.type SUBJECT_CHANGE (2.1 subject change): answers and
+ * returns TRUE; FALSE when the document is an ordinary message. */
+gboolean amm_conv_outbox_event (AmmServer *server, SoupServerMessage *msg, AmmUser *user,
+                                JsonObject *doc, const char *thread_id, const char *type,
+                                const char *base);
+/* A message `user` may see (a participant, and not stored after they left). */
+gboolean amm_conv_message_visible (AmmConversation *conv, AmmMessage *msg, const char *user);
+/* markAsReadBatch requests served so far (counted for /control/stats). */
+void     amm_conv_note_mark_batch (void);
+guint64  amm_conv_mark_batches (void);
+/* /control/leave, add-participants, subject, close, mark-read, typing; FALSE if not one. */
+gboolean amm_conv_control (AmmServer *server, SoupServerMessage *msg, const char *path);
+
+/* server-media.c: attachments (uploads spooled to disk, limits, downloads, faults) */
+void     amm_media_install (AmmServer *server);
+/* The request body: the spooled multipart upload (memory-mapped) or the accumulated body. */
+GBytes  *amm_media_request_body (SoupServerMessage *msg, GError **error);
+/* Checks one uploaded part against the limits; answers 400/413/415 and FALSE otherwise. */
+gboolean amm_media_check_part (AmmServer *server, SoupServerMessage *msg, const char *mime,
+                               gsize size);
+/* Serves an attachment's bytes (streamed in chunks, Content-Length). */
+void     amm_media_respond (AmmServer *server, SoupServerMessage *msg, const char *mime,
+                            GBytes *bytes);
+/* POST /control/send's optional "attachments": [{"filename","mimeType"?,"data" (base64),
+ * "inline"?}] as parts and their bytes (empty arrays when absent); answers 400 and FALSE when
+ * malformed. */
+gboolean amm_media_control_attachments (SoupServerMessage *msg, JsonObject *o, GPtrArray **parts,
+                                        GPtrArray **media);
+/* POST /control/fault {"truncateDownloads":bool} */
+void     amm_media_control_fault (AmmServer *server, SoupServerMessage *msg);
+
+/* server-faults.c: fault switches (tests/amm-server/README.md, "Fault switches") */
+void     amm_faults_install (AmmServer *server);
+/* GET/POST/DELETE /control/fault; FALSE if not one of ours (POST without "name"). */
+gboolean amm_faults_control (AmmServer *server, SoupServerMessage *msg, const char *path,
+                             GHashTable *query);
 
 /* server-bot.c */
 void amm_bot_consider (AmmServer *server, AmmConversation *conv, AmmMessage *msg);

@@ -1034,6 +1034,121 @@ test_entity (void)
 }
 
 static void
+test_entity_phone_numbers (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) n = parse ("{'address': 'bob@example.com', 'phoneNumbers': ["
+                                  " {'type': 'WORK', 'value': '+1 555 0102', 'primary': false},"
+                                  " {'type': 'MOBILE', 'value': '+1 555 0199', 'primary': true, 'verified': true,"
+                                  "  'canonicalForm': '+15550199', 'customType': null, 'extra': 1},"
+                                  " {'type': 'OTHER', 'value': '2020', 'customType': 'Desk phone'},"
+                                  " {'value': '411', 'primary': null}]}");
+  g_autoptr (AmmEntity) e = amm_entity_parse (n, &error);
+  const AmmPhoneNumber *p;
+
+  g_assert_no_error (error);
+  g_assert_nonnull (e->phone_numbers);
+  g_assert_cmpuint (e->phone_numbers->len, ==, 4);
+  p = g_ptr_array_index (e->phone_numbers, 0);
+  g_assert_cmpstr (p->type, ==, "WORK");
+  g_assert_cmpstr (p->value, ==, "+1 555 0102");
+  g_assert_false (p->primary);
+  g_assert_false (p->verified);
+  g_assert_null (p->canonical_form);
+  g_assert_null (p->custom_type);
+  p = g_ptr_array_index (e->phone_numbers, 1);
+  g_assert_cmpstr (p->type, ==, "MOBILE");
+  g_assert_true (p->primary);
+  g_assert_true (p->verified);
+  g_assert_cmpstr (p->canonical_form, ==, "+15550199");
+  g_assert_null (p->custom_type);
+  g_assert_true (amm_entity_primary_phone (e) == p);
+  p = g_ptr_array_index (e->phone_numbers, 2);
+  g_assert_cmpstr (p->custom_type, ==, "Desk phone");
+  p = g_ptr_array_index (e->phone_numbers, 3);
+  g_assert_null (p->type);
+  g_assert_cmpstr (p->value, ==, "411");
+  g_assert_false (p->primary);
+
+  /* labels: customType, else the type in title case, else "Phone" */
+  {
+    g_autofree char *l0 = amm_phone_number_label (g_ptr_array_index (e->phone_numbers, 0));
+    g_autofree char *l2 = amm_phone_number_label (g_ptr_array_index (e->phone_numbers, 2));
+    g_autofree char *l3 = amm_phone_number_label (g_ptr_array_index (e->phone_numbers, 3));
+    g_autofree char *ln = amm_phone_number_label (NULL);
+    AmmPhoneNumber mobile = { .type = (char *) "MOBILE_PHONE", .value = (char *) "1" };
+    g_autofree char *lm = amm_phone_number_label (&mobile);
+    g_autoptr (AmmPhoneNumber) copy = amm_phone_number_copy (g_ptr_array_index (e->phone_numbers, 1));
+    g_assert_cmpstr (l0, ==, "Work");
+    g_assert_cmpstr (l2, ==, "Desk phone");
+    g_assert_cmpstr (l3, ==, "Phone");
+    g_assert_cmpstr (ln, ==, "Phone");
+    g_assert_cmpstr (lm, ==, "Mobile phone");
+    g_assert_cmpstr (copy->canonical_form, ==, "+15550199");
+    g_assert_true (copy->primary && copy->verified);
+  }
+
+  /* absent, null and empty: an empty list, never NULL; no primary */
+  {
+    static const char *const empty[] = { "{'address': 'a@b'}", "{'address': 'a@b', 'phoneNumbers': null}",
+                                         "{'address': 'a@b', 'phoneNumbers': []}" };
+    for (gsize i = 0; i < G_N_ELEMENTS (empty); i++)
+      {
+        g_autoptr (GError) e2 = NULL;
+        g_autoptr (JsonNode) en = parse (empty[i]);
+        g_autoptr (AmmEntity) ee = amm_entity_parse (en, &e2);
+        g_assert_no_error (e2);
+        g_assert_nonnull (ee->phone_numbers);
+        g_assert_cmpuint (ee->phone_numbers->len, ==, 0);
+        g_assert_null (amm_entity_primary_phone (ee));
+      }
+    g_autoptr (AmmEntity) fresh = amm_entity_new ("a@b");
+    g_assert_nonnull (fresh->phone_numbers);
+    g_assert_cmpuint (fresh->phone_numbers->len, ==, 0);
+    g_assert_null (amm_entity_primary_phone (NULL));
+  }
+
+  /* malformed: named by path, never a critical */
+  {
+    static const struct { const char *doc; const char *needle; } bad[] = {
+      { "{'address': 'a@b', 'phoneNumbers': {}}", "entity.phoneNumbers: expected array, got object" },
+      { "{'address': 'a@b', 'phoneNumbers': '+1 555'}", "entity.phoneNumbers: expected array, got string" },
+      { "{'address': 'a@b', 'phoneNumbers': ['+1 555']}", "entity.phoneNumbers[0]: expected object, got string" },
+      { "{'address': 'a@b', 'phoneNumbers': [null]}", "entity.phoneNumbers[0]: expected object, got null" },
+      { "{'address': 'a@b', 'phoneNumbers': [{'type': 'WORK'}]}", "entity.phoneNumbers[0].value: missing required member" },
+      { "{'address': 'a@b', 'phoneNumbers': [{'value': ''}]}", "entity.phoneNumbers[0].value: empty string" },
+      { "{'address': 'a@b', 'phoneNumbers': [{'value': 5550101}]}", "entity.phoneNumbers[0].value: expected string, got integer" },
+      { "{'address': 'a@b', 'phoneNumbers': [{'value': '1'}, {'value': '2', 'type': 3}]}",
+        "entity.phoneNumbers[1].type: expected string, got integer" },
+      { "{'address': 'a@b', 'phoneNumbers': [{'value': '1', 'primary': 'yes'}]}",
+        "entity.phoneNumbers[0].primary: expected boolean, got string" },
+      { "{'address': 'a@b', 'phoneNumbers': [{'value': '1', 'verified': 1}]}",
+        "entity.phoneNumbers[0].verified: expected boolean, got integer" },
+      { "{'address': 'a@b', 'phoneNumbers': [{'value': '1', 'canonicalForm': []}]}",
+        "entity.phoneNumbers[0].canonicalForm: expected string, got array" },
+      { "{'address': 'a@b', 'phoneNumbers': [{'value': '1', 'customType': {}}]}",
+        "entity.phoneNumbers[0].customType: expected string, got object" },
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+      {
+        g_autoptr (GError) e2 = NULL;
+        g_autoptr (JsonNode) bn = parse (bad[i].doc);
+        g_assert_null (amm_entity_parse (bn, &e2));
+        assert_malformed (e2, bad[i].needle);
+      }
+  }
+
+  /* inside a message (from/to) the path names the place */
+  {
+    g_autoptr (GError) e3 = NULL;
+    g_autoptr (JsonNode) mn = parse ("{'id': 'm1', 'threadId': 't', 'from': {'address': 'a@b', 'phoneNumbers': [{}]},"
+                                     " 'receivedDate': '2026-01-01T00:00:00Z', 'lastModifiedDate': '2026-01-01T00:00:00Z'}");
+    g_assert_null (amm_message_parse (mn, NULL, &e3));
+    assert_malformed (e3, "from.phoneNumbers[0].value: missing required member");
+  }
+}
+
+static void
 test_entity_display_name (void)
 {
   static const struct { const char *given, *surname, *address, *expect; } cases[] = {
@@ -1882,6 +1997,8 @@ test_hostile_mutations (void)
     { "{'error': {'errorCode': 'X', 'errorMsg': 'y', 'displayMsg': 'z'}}", parse_error_node },
     { "{'partId': 'p', 'mimeType': 'a/b', 'size': 1, 'disposition': 'd', 'media': 'm'}", parse_part_node },
     { "{'address': 'a@b', 'givenName': 'A', 'surname': 'B', 'type': 'CONTACT'}", parse_entity_node },
+    { "{'address': 'a@b', 'phoneNumbers': [{'type': 'WORK', 'value': '+1 555', 'primary': true, 'verified': false,"
+      " 'canonicalForm': '+1555', 'customType': 'Desk'}]}", parse_entity_node },
   };
   gsize d, r;
   guint runs = 0;
@@ -2009,6 +2126,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/models/entity/parse", test_entity);
   g_test_add_func ("/models/entity/display-name", test_entity_display_name);
+  g_test_add_func ("/models/entity/phone-numbers", test_entity_phone_numbers);
   g_test_add_func ("/models/part/parse", test_part);
 
   g_test_add_func ("/models/message/valid", test_message_valid);

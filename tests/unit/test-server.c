@@ -1142,6 +1142,170 @@ test_multipart (void)
   assert_error_doc (foreign, 403);
 }
 
+/* ---- conversation rules (server-conversations.c) ---- */
+
+/* The message `id` as `user` sees it (control), or NULL. */
+static JsonObject *
+message_view (AmmTestServer *srv, const char *user, const char *id, JsonNode **keep)
+{
+  JsonArray *a;
+
+  *keep = amm_test_server_messages (srv, user);
+  a = json_node_get_array (*keep);
+  for (guint i = 0; i < json_array_get_length (a); i++) {
+    JsonObject *m = json_array_get_object_element (a, i);
+    if (g_strcmp0 (json_object_get_string_member (m, "id"), id) == 0)
+      return m;
+  }
+  return NULL;
+}
+
+static gboolean
+has_event (AmmTestServer *srv, const char *user, const char *type, const char *participant)
+{
+  g_autoptr (JsonNode) all = amm_test_server_messages (srv, user);
+  JsonArray *a = json_node_get_array (all);
+
+  for (guint i = 0; i < json_array_get_length (a); i++) {
+    JsonObject *e = json_object_get_object_member (json_array_get_object_element (a, i), "event");
+    if (g_strcmp0 (json_object_get_string_member (e, "type"), type) != 0)
+      continue;
+    if (!participant)
+      return TRUE;
+    if (json_object_has_member (e, "participants")) {
+      JsonArray *ps = json_object_get_array_member (e, "participants");
+      for (guint k = 0; k < json_array_get_length (ps); k++)
+        if (g_strcmp0 (json_object_get_string_member (json_array_get_object_element (ps, k), "address"),
+                       participant) == 0)
+          return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+static gboolean
+sees_body (AmmTestServer *srv, const char *user, const char *body)
+{
+  g_autoptr (JsonNode) all = amm_test_server_messages (srv, user);
+  JsonArray *a = json_node_get_array (all);
+
+  for (guint i = 0; i < json_array_get_length (a); i++)
+    if (g_strcmp0 (json_object_get_string_member (json_array_get_object_element (a, i), "body"), body) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static void
+test_conversation_rules (void)
+{
+  g_autoptr (AmmTestServer) srv = amm_test_server_startv (NULL);
+  g_autoptr (SoupSession) session = new_session (srv);
+  const char *to[] = { BOB, "carol@example.com", NULL };
+  g_autoptr (JsonNode) first = amm_test_server_send (srv, ALICE, to, NULL, "group start");
+  const char *thread = json_object_get_string_member (json_node_get_object (first), "threadId");
+  const char *first_id = json_object_get_string_member (json_node_get_object (first), "id");
+  g_autofree char *c = g_strdup_printf ("/aem/conversations/%s", thread);
+  g_autofree char *parts = g_strdup_printf ("%s/participants", c);
+  g_autofree char *flags = g_strdup_printf ("%s/flags", c);
+  g_autofree char *post_bob = g_strdup_printf ("{\"body\":\"bob again\",\"subject\":\"\",\"threadId\":\"%s\",\"to\":[]}", thread);
+  g_autofree char *post_carol = g_strdup_printf ("{\"body\":\"carol late\",\"subject\":\"\",\"threadId\":\"%s\",\"to\":[]}", thread);
+
+  /* participants: entities with names, type and phone numbers */
+  {
+    g_autoptr (Resp) r = http (session, srv, "GET", parts, ALICE, ACCEPT (AMM_TYPE_PARTICIPANTS), NULL, NULL);
+    JsonArray *a;
+    g_assert_cmpuint (r->status, ==, 200);
+    a = json_object_get_array_member (obj (r), "participants");
+    g_assert_cmpuint (json_array_get_length (a), ==, 3);
+    for (guint i = 0; i < 3; i++) {
+      JsonObject *e = json_array_get_object_element (a, i);
+      g_assert_true (json_object_has_member (e, "givenName"));
+      g_assert_true (json_object_has_member (e, "surname"));
+      g_assert_cmpstr (json_object_get_string_member (e, "type"), ==, "CONTACT");
+      g_assert_true (JSON_NODE_HOLDS_ARRAY (json_object_get_member (e, "phoneNumbers")));
+    }
+  }
+  /* adding: not by a non-participant, not an unknown address; JOINED names the added */
+  {
+    g_autoptr (Resp) outsider = http (session, srv, "POST", parts, "dave@example.com", ACCEPT (AMM_TYPE_PARTICIPANTS),
+                                      AMM_TYPE_PARTICIPANTS, "{\"participants\":[{\"address\":\"dave@example.com\"}]}");
+    g_autoptr (Resp) unknown = http (session, srv, "POST", parts, ALICE, ACCEPT (AMM_TYPE_PARTICIPANTS),
+                                     AMM_TYPE_PARTICIPANTS, "{\"participants\":[{\"address\":\"zed@example.com\"}]}");
+    g_autoptr (Resp) ok = http (session, srv, "POST", parts, ALICE, ACCEPT (AMM_TYPE_PARTICIPANTS),
+                                AMM_TYPE_PARTICIPANTS, "{\"participants\":[{\"address\":\"dave@example.com\",\"type\":\"CONTACT\"}]}");
+    assert_error_doc (outsider, 403);
+    assert_error_doc (unknown, 400);
+    g_assert_cmpstr (json_object_get_string_member (obj (unknown), "errorCode"), ==, "PARTICIPANT_ADDRESS_INVALID");
+    g_assert_cmpuint (ok->status, ==, 200);
+    g_assert_cmpstr (path_str (ok->json, "$.participants[0].address"), ==, "dave@example.com");
+    g_assert_true (has_event (srv, BOB, "JOINED", "dave@example.com"));
+  }
+  /* subject: over 50 characters refused, else 204 and a SUBJECT_CHANGE event */
+  {
+    g_autofree char *x = g_strnfill (51, 'x');
+    g_autofree char *too_long = g_strdup_printf ("{\"subject\":\"%s\"}", x);
+    g_autoptr (Resp) bad = http (session, srv, "POST", c, ALICE, AMM_TYPE_ERROR, AMM_TYPE_SUBJECT, too_long);
+    g_autoptr (Resp) ok = http (session, srv, "POST", c, ALICE, AMM_TYPE_ERROR, AMM_TYPE_SUBJECT, "{\"subject\":\"Plans\"}");
+    assert_error_doc (bad, 400);
+    g_assert_cmpstr (json_object_get_string_member (obj (bad), "errorCode"), ==, "SUBJECT_LENGTH_EXCEEDED");
+    g_assert_cmpuint (ok->status, ==, 204);
+    g_assert_true (has_event (srv, "carol@example.com", "SUBJECT_CHANGE", NULL));
+  }
+  /* read state is the reader's: carol's view of the message changes, alice's does not */
+  {
+    g_autoptr (JsonNode) k1 = NULL, k2 = NULL, k3 = NULL, k4 = NULL;
+    JsonObject *carol_before = message_view (srv, "carol@example.com", first_id, &k1);
+    g_autofree char *carol_mod = g_strdup (json_object_get_string_member (carol_before, "lastModifiedDate"));
+    g_autofree char *alice_mod = g_strdup (json_object_get_string_member (message_view (srv, ALICE, first_id, &k2),
+                                                                          "lastModifiedDate"));
+    g_autofree char *ids = g_strdup_printf ("{\"messageIds\":[\"%s\"]}", first_id);
+    g_autoptr (Resp) mark = http (session, srv, "POST", "/aem/services/markAsReadBatch", "carol@example.com",
+                                  AMM_TYPE_ERROR, AMM_TYPE_MESSAGE_IDS, ids);
+    JsonObject *carol_after;
+    g_assert_cmpuint (mark->status, ==, 204);
+    carol_after = message_view (srv, "carol@example.com", first_id, &k3);
+    g_assert_true (json_object_get_boolean_member (json_object_get_object_member (carol_after, "flags"), "read"));
+    g_assert_cmpstr (json_object_get_string_member (carol_after, "lastModifiedDate"), >, carol_mod);
+    g_assert_cmpstr (json_object_get_string_member (carol_after, "receivedDate"), ==,
+                     json_object_get_string_member (carol_before, "receivedDate"));
+    g_assert_cmpstr (json_object_get_string_member (message_view (srv, ALICE, first_id, &k4), "lastModifiedDate"),
+                     ==, alice_mod);
+  }
+  /* leaving: LEFT names the leaver, who can neither post nor see what follows */
+  {
+    g_autoptr (Resp) left = http (session, srv, "DELETE", c, BOB, AMM_TYPE_ERROR, NULL, NULL);
+    g_autoptr (Resp) post = NULL;
+    g_autoptr (Resp) list = NULL;
+    g_assert_cmpuint (left->status, ==, 204);
+    g_assert_true (has_event (srv, ALICE, "LEFT", BOB));
+    post = http (session, srv, "POST", "/aem/outbox", BOB, ACCEPT (AMM_TYPE_MESSAGE_V2), AMM_TYPE_MESSAGE_V2, post_bob);
+    assert_error_doc (post, 403);
+    json_node_unref (amm_test_server_send (srv, ALICE, NULL, thread, "after bob left"));
+    g_assert_false (sees_body (srv, BOB, "after bob left"));
+    g_assert_true (sees_body (srv, "carol@example.com", "after bob left"));
+    list = list_post (session, srv, BOB, "{\"searchAfterDate\":\"1970-01-01T00:00:00.000Z\"}");
+    g_assert_false (json_object_get_boolean_member (json_object_get_object_member (
+        json_array_get_object_element (conversations_of (list), 0), "flags"), "active"));
+  }
+  /* closing: CLOSED, flags.closed, and no more posting */
+  {
+    g_autoptr (Resp) close = http (session, srv, "POST", flags, ALICE, ACCEPT (AMM_TYPE_CONVERSATION_FLAGS),
+                                   AMM_TYPE_CONVERSATION_FLAGS, "{\"closed\":true}");
+    g_autoptr (Resp) post = NULL;
+    g_autoptr (Resp) list = NULL;
+    g_assert_cmpuint (close->status, ==, 200);
+    g_assert_true (json_object_get_boolean_member (obj (close), "closed"));
+    g_assert_true (has_event (srv, "carol@example.com", "CLOSED", NULL));
+    post = http (session, srv, "POST", "/aem/outbox", "carol@example.com", ACCEPT (AMM_TYPE_MESSAGE_V2),
+                 AMM_TYPE_MESSAGE_V2, post_carol);
+    assert_error_doc (post, 403);
+    g_assert_cmpstr (json_object_get_string_member (obj (post), "errorCode"), ==, "CONVERSATION_CLOSED");
+    list = list_post (session, srv, "carol@example.com", "{\"searchAfterDate\":\"1970-01-01T00:00:00.000Z\"}");
+    g_assert_true (json_object_get_boolean_member (json_object_get_object_member (
+        json_array_get_object_element (conversations_of (list), 0), "flags"), "closed"));
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1156,6 +1320,7 @@ main (int argc, char **argv)
   g_test_add_func ("/server/send-and-list", test_send_and_list);
   g_test_add_func ("/server/pages", test_pages);
   g_test_add_func ("/server/validate-and-read", test_validate_and_read);
+  g_test_add_func ("/server/conversation-rules", test_conversation_rules);
   g_test_add_func ("/server/websocket", test_websocket);
   g_test_add_func ("/server/websocket-refused", test_websocket_refused);
   g_test_add_func ("/server/sse", test_sse);
