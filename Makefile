@@ -15,7 +15,7 @@ B          ?= build
 # Link checks of the plugin (a sanitizer build empties them: the runtime comes from the executable)
 PLUGIN_DEFS ?= -Wl,--no-undefined -Wl,-z,defs
 
-CORE_PKGS   := glib-2.0 gio-2.0 libsoup-3.0 json-glib-1.0
+CORE_PKGS   := glib-2.0 gio-2.0 gio-unix-2.0 libsoup-3.0 json-glib-1.0
 PURPLE_PKGS := purple $(CORE_PKGS)
 
 CFLAGS  ?= -O2 -g

@@ -102,10 +102,12 @@ AmmMessage *amm_client_send_file_finish (AmmClient *self, GAsyncResult *result, 
  * AMM_ERROR_REJECTED naming the host. */
 gboolean amm_client_check_media_url (AmmClient *self, const char *url, GError **error);
 
-/* Download a part's media to `dest_path` (created or replaced), with the client's credentials
- * and TLS settings, streamed. A body whose length differs from the part's size or the
+/* Download a part's media to `dest_path`, with the client's credentials and TLS settings,
+ * streamed and written in place: the file is created or truncated once the response is a
+ * success, and grows as the body arrives (a reader that opened it sees the bytes; no temporary
+ * file is renamed over it). A body whose length differs from the part's size or the
  * Content-Length is an error (AMM_ERROR_NETWORK "… was cut short …"); on any error or
- * cancellation the partial file is removed. */
+ * cancellation after the file was opened, the partial file is removed. */
 void     amm_client_download_async  (AmmClient *self, const AmmPart *part, const char *dest_path,
                                      AmmProgressFunc progress, gpointer progress_data,
                                      GCancellable *cancellable,

@@ -4,9 +4,19 @@
  * carries the account's credentials. The body is read in chunks and written as it comes; its
  * length must match both the part's size and the Content-Length, else the download failed
  * (a truncated file is never reported as complete). On failure the partial file is removed.
+ *
+ * The file is written in place (created or truncated, then written chunk by chunk), not through
+ * a temporary file renamed at the end: a libpurple UI may read the file while it grows. Bitlbee
+ * opens the transfer's local file at the first progress report, unlinks it and streams what it
+ * reads to the DCC peer; a rename at the end would leave it reading the empty file libpurple had
+ * created. (libpurple itself has already created or truncated the file before the transfer starts.)
  */
 #include "amm-attachments.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <gio/gunixoutputstream.h>
+#include <glib/gstdio.h>
 #include <libsoup/soup.h>
 #include <string.h>
 #include "amm-client-private.h"
@@ -54,7 +64,6 @@ typedef struct {
   GInputStream   *in;
   GOutputStream  *out;
   GFile          *dest;          /* nullable: memory */
-  gboolean        dest_existed;
   char           *name;          /* for messages */
   gint64          part_size;     /* -1 unknown */
   gint64          content_length; /* -1 unknown */
@@ -108,12 +117,9 @@ download_fail (GTask *task, GError *error)
   if (d->in)
     g_input_stream_close (d->in, NULL, NULL);
   if (d->out) {
-    /* closing with a cancelled cancellable drops what was written: an existing file that was
-     * being replaced is kept as it was */
-    g_autoptr (GCancellable) abort = g_cancellable_new ();
-    g_cancellable_cancel (abort);
-    g_output_stream_close (d->out, abort, NULL);
-    if (d->dest && !d->dest_existed)
+    /* the file was created or truncated and holds a part of the body: nothing valid is in it */
+    g_output_stream_close (d->out, NULL, NULL);
+    if (d->dest)
       g_file_delete (d->dest, NULL, NULL);
   }
   if ((d->user && g_cancellable_is_cancelled (d->user))
@@ -282,16 +288,17 @@ on_sent (GObject *src, GAsyncResult *res, gpointer data)
     return;
   }
   if (d->dest) {
-    d->dest_existed = g_file_query_exists (d->dest, NULL);
-    GFileOutputStream *out = g_file_replace (d->dest, NULL, FALSE, G_FILE_CREATE_PRIVATE, d->op, &error);
-    if (out == NULL) {
-      GError *e = g_error_new (AMM_ERROR, AMM_ERROR_REJECTED, "Cannot write %s: %s", d->name, error->message);
-      g_clear_error (&error);
+    /* in place, see the top of the file (not g_file_replace: a temporary file, renamed at close) */
+    g_autofree char *path = g_file_get_path (d->dest);
+    int fd = path ? g_open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
+    if (fd < 0) {
+      int err = path ? errno : EINVAL;
       g_clear_object (&d->in);
-      download_fail (task, e);
+      download_fail (task, g_error_new (AMM_ERROR, AMM_ERROR_REJECTED, "Cannot write %s: %s",
+                                        d->name, g_strerror (err)));
       return;
     }
-    d->out = G_OUTPUT_STREAM (out);
+    d->out = g_unix_output_stream_new (fd, TRUE);
   } else {
     d->out = g_memory_output_stream_new_resizable ();
   }

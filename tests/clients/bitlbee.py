@@ -310,8 +310,7 @@ def main():
             tap.ok(name, isinstance(offer, tuple), offer)
             if isinstance(offer, tuple):
                 r = attachment_bytes(irc, *offer)
-                tap.todo(name_bytes, r is None,
-                         "known: Bitlbee's DCC sends nothing of a file the plugin downloads (see the report)", r)
+                tap.ok(name_bytes, r is None, r)
             else:
                 tap.ok(name_bytes, False, "no DCC offer")
 
@@ -354,7 +353,9 @@ def group_chat(irc, server, bob):
     return None
 
 
-ATTACHMENT = b"".join(b"line %03d of bob's notes\n" % i for i in range(40))
+# ~240 KB: several HTTP reads and a few hundred of Bitlbee's 1 KiB DCC blocks, so that Bitlbee
+# streams the file while the plugin is still writing it
+ATTACHMENT = b"".join(b"line %05d of bob's notes\n" % i for i in range(10000))
 
 
 def attachment_offer(irc, server, bob):

@@ -52,16 +52,6 @@ class Tap:
         print("%s %d - %s" % ("ok" if cond else "not ok", self._num(name), name), flush=True)
         return cond
 
-    def todo(self, name, cond, reason, diag=None):
-        """A known failure (TAP "# TODO"): reported, not counted as failed by run-tests.sh."""
-        if name in self.done:
-            return
-        self.done[name] = True
-        if not cond and diag:
-            log(diag)
-        print("%s %d - %s # TODO %s" % ("ok" if cond else "not ok", self._num(name), name, reason),
-              flush=True)
-
     def skip(self, name, reason):
         if name in self.done:
             return
