@@ -34,7 +34,9 @@ typedef struct {
   guint         verify_failures;
   guint         timer_id;
   guint         pages;
-  gulong        cancel_id;
+  gulong        cancel_id;       /* on the client's cancellable (amm_client_shutdown) */
+  gulong        task_cancel_id;  /* on the task's cancellable, if any */
+  gboolean      cancelling;      /* timer_id is the idle that fails the send */
 } SendOp;
 
 static void post (SendOp *op);
@@ -46,6 +48,8 @@ send_op_free (SendOp *op)
 {
   if (op->timer_id)
     g_source_remove (op->timer_id);
+  g_cancellable_disconnect (amm_client_get_cancellable (op->client), op->cancel_id);
+  g_cancellable_disconnect (g_task_get_cancellable (op->task), op->task_cancel_id);
   g_free (op->json);
   g_free (op->content_type);
   g_free (op->accept);
@@ -251,6 +255,31 @@ verify (SendOp *op)
   }
 }
 
+/* ---- cancellation while waiting ---- */
+
+static gboolean
+on_cancelled_idle (gpointer data)
+{
+  SendOp *op = data;
+  op->timer_id = 0;
+  fail (op, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "The send was cancelled"));
+  return G_SOURCE_REMOVE;
+}
+
+/* A cancel (or amm_client_shutdown) while a retry or verify timer waits: the timer goes and
+ * the send fails with G_IO_ERROR_CANCELLED from an idle (never from the cancel itself). A
+ * request in flight ends by itself with the cancellation. */
+static void
+on_cancelled (GCancellable *cancellable, gpointer data)
+{
+  SendOp *op = data;
+  if (op->timer_id == 0 || op->cancelling)
+    return;
+  g_source_remove (op->timer_id);
+  op->cancelling = TRUE;
+  op->timer_id = g_idle_add (on_cancelled_idle, op);
+}
+
 /* ---- posting ---- */
 
 static void
@@ -342,6 +371,11 @@ amm_send_outbox (AmmClient *client, GTask *task, const AmmSendRequest *req)
    * saw: the server's own clock, so no skew between the two machines matters. */
   const char *after = amm_sync_get_after (amm_client_get_sync (client));
   op->bound = after ? amm_time_parse (after, NULL) : NULL;
+  op->cancel_id = g_cancellable_connect (amm_client_get_cancellable (client),
+                                         G_CALLBACK (on_cancelled), op, NULL);
+  if (g_task_get_cancellable (task))
+    op->task_cancel_id = g_cancellable_connect (g_task_get_cancellable (task),
+                                                G_CALLBACK (on_cancelled), op, NULL);
   amm_client_outbox_begin (client);
   post (op);
 }

@@ -117,7 +117,14 @@ validate_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   results = amm_client_validate_addresses_finish (AMM_CLIENT (source), result, &error);
   if (amm_purple_error_is_cancelled (error) || amm_purple_account_is_closed (pa))
-    goto out;
+    {
+      /* The callback is always called (it owns user_data): it sees the cancellation, checks
+       * amm_purple_account_is_closed() first and frees its data. */
+      g_autoptr(GError) cancelled = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                                         "Operation was cancelled");
+      vd->callback (pa, NULL, cancelled, vd->user_data);
+      goto out;
+    }
 
   for (guint i = 0; results && i < results->len; i++)
     {
@@ -165,8 +172,11 @@ static void
 add_buddy_validated (AmmPurpleAccount *pa, GStrv invalid, const GError *error, gpointer user_data)
 {
   g_autofree char *name = user_data;
-  PurpleBuddy *buddy = purple_find_buddy (pa->account, name);
+  PurpleBuddy *buddy;
 
+  if (amm_purple_account_is_closed (pa))
+    return;
+  buddy = purple_find_buddy (pa->account, name);
   if (invalid)
     {
       g_autofree char *primary = g_strdup_printf ("Cannot add %s", name);

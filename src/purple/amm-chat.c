@@ -39,7 +39,6 @@ typedef struct {
 } AmmChat;
 
 struct _AmmChats {
-  int         next_id;
   GHashTable *by_id;      /* GINT_TO_POINTER (id) → AmmChat* (owned) */
   GHashTable *by_thread;  /* thread id → AmmChat* */
 };
@@ -105,12 +104,33 @@ chat_by_thread (AmmPurpleAccount *pa, const char *thread_id)
   return pa && pa->chats && thread_id ? g_hash_table_lookup (pa->chats->by_thread, thread_id) : NULL;
 }
 
+/* Chat ids are unique in the process, never reused: libpurple keeps the windows of left
+ * chats (and those of a previous connection of the account) with their ids, and
+ * purple_find_chat() finds them too. */
+static int chat_next_id;
+
+/* The chat's open window: NULL when there is none, when the window found by id has left
+ * (a previous connection's, or after /leave), or when it is another conversation's. */
+static PurpleConversation *
+open_window (AmmPurpleAccount *pa, AmmChat *chat)
+{
+  PurpleConversation *c;
+
+  if (pa == NULL || pa->gc == NULL || chat == NULL)
+    return NULL;
+  c = purple_find_chat (pa->gc, chat->id);
+  if (c == NULL || purple_conv_chat_has_left (PURPLE_CONV_CHAT (c))
+      || g_strcmp0 (purple_conversation_get_name (c), chat->name) != 0)
+    return NULL;
+  return c;
+}
+
 static AmmChat *
 chat_new (AmmPurpleAccount *pa, const char *thread_id, const char *subject)
 {
   AmmChat *chat = g_new0 (AmmChat, 1);
 
-  chat->id = ++pa->chats->next_id;
+  chat->id = ++chat_next_id;
   chat->thread_id = g_strdup (thread_id);
   chat->name = thread_id ? g_strdup (thread_id) : g_strdup_printf ("amm-new-%d", chat->id);
   chat->subject = g_strdup (subject ? subject : "");
@@ -276,7 +296,7 @@ sync_users (AmmPurpleAccount *pa, AmmChat *chat, PurpleConversation *c)
 static PurpleConversation *
 ensure_open (AmmPurpleAccount *pa, AmmChat *chat)
 {
-  PurpleConversation *c = purple_find_chat (pa->gc, chat->id);
+  PurpleConversation *c = open_window (pa, chat);
 
   if (c)
     return c;
@@ -298,7 +318,7 @@ PurpleConversation *
 amm_chat_find_open (AmmPurpleAccount *pa, const char *thread_id)
 {
   AmmChat *chat = chat_by_thread (pa, thread_id);
-  return chat && pa->gc ? purple_find_chat (pa->gc, chat->id) : NULL;
+  return open_window (pa, chat);
 }
 
 const char *
@@ -370,7 +390,7 @@ mark_left (AmmPurpleAccount *pa, AmmChat *chat, time_t when)
   if (chat->left)
     return;
   chat->left = TRUE;
-  c = purple_find_chat (pa->gc, chat->id);
+  c = open_window (pa, chat);
   if (chat->thread_id)
     amm_purple_typing_watch (pa, chat->thread_id, FALSE);
   if (c)
@@ -388,7 +408,7 @@ mark_closed (AmmPurpleAccount *pa, AmmChat *chat, time_t when)
   if (chat->closed)
     return;
   chat->closed = TRUE;
-  c = purple_find_chat (pa->gc, chat->id);
+  c = open_window (pa, chat);
   if (c)
     write_system (c, "This conversation was closed on the server: it is read-only now.", when);
 }
@@ -406,7 +426,7 @@ handle_message (AmmPurpleAccount *pa, AmmChat *chat, AmmMessage *msg, gboolean f
   if (msg->read && !from_self)
     {
       /* read on another device: history in an open window, no notification; else skipped */
-      c = purple_find_chat (pa->gc, chat->id);
+      c = open_window (pa, chat);
       if (c)
         purple_conv_chat_write (PURPLE_CONV_CHAT (c), from, html,
                                 PURPLE_MESSAGE_RECV | PURPLE_MESSAGE_DELAYED, when);
@@ -421,7 +441,7 @@ handle_message (AmmPurpleAccount *pa, AmmChat *chat, AmmMessage *msg, gboolean f
                             PURPLE_MESSAGE_SEND | PURPLE_MESSAGE_REMOTE_SEND, when);
   else
     serv_got_chat_in (pa->gc, chat->id, from, PURPLE_MESSAGE_RECV, html, when);
-  c = purple_find_chat (pa->gc, chat->id);
+  c = open_window (pa, chat);
   if (c)
     amm_read_delivered (pa, c, chat->thread_id, msg);
 }
@@ -429,7 +449,7 @@ handle_message (AmmPurpleAccount *pa, AmmChat *chat, AmmMessage *msg, gboolean f
 static void
 handle_joined (AmmPurpleAccount *pa, AmmChat *chat, AmmMessage *msg)
 {
-  PurpleConversation *c = purple_find_chat (pa->gc, chat->id);
+  PurpleConversation *c = open_window (pa, chat);
   gboolean self_joined = FALSE;
 
   for (guint i = 0; i < msg->event_participants->len; i++)
@@ -455,7 +475,7 @@ handle_joined (AmmPurpleAccount *pa, AmmChat *chat, AmmMessage *msg)
 static void
 handle_left (AmmPurpleAccount *pa, AmmChat *chat, AmmMessage *msg)
 {
-  PurpleConversation *c = purple_find_chat (pa->gc, chat->id);
+  PurpleConversation *c = open_window (pa, chat);
 
   for (guint i = 0; i < msg->event_participants->len; i++)
     {
@@ -480,7 +500,7 @@ handle_left (AmmPurpleAccount *pa, AmmChat *chat, AmmMessage *msg)
 static void
 handle_subject (AmmPurpleAccount *pa, AmmChat *chat, AmmMessage *msg)
 {
-  PurpleConversation *c = purple_find_chat (pa->gc, chat->id);
+  PurpleConversation *c = open_window (pa, chat);
   g_autofree char *who = msg->from ? amm_entity_display_name (msg->from) : g_strdup ("Someone");
   g_autofree char *line = NULL;
 
@@ -559,7 +579,7 @@ amm_chat_conversation_changed (AmmPurpleAccount *pa, AmmConversation *conv)
     return;
   if (conv->closed)
     mark_closed (pa, chat, 0);
-  c = purple_find_chat (pa->gc, chat->id);
+  c = open_window (pa, chat);
   if (c == NULL || chat->left)
     return;
   if (conv->subject && g_strcmp0 (conv->subject, chat->subject) != 0)
@@ -610,7 +630,7 @@ bind_thread (AmmPurpleAccount *pa, AmmChat *chat, const char *thread_id)
   chat->thread_id = g_strdup (thread_id);
   g_hash_table_insert (pa->chats->by_thread, g_strdup (thread_id), chat);
   purple_debug_info ("amm", "%s: chat %d is conversation %s\n", pa->self_address, chat->id, thread_id);
-  c = purple_find_chat (pa->gc, chat->id);
+  c = open_window (pa, chat);
   g_free (chat->name);
   chat->name = g_strdup (thread_id);
   if (c)
@@ -711,7 +731,7 @@ amm_chat_send (PurpleConnection *gc, int id, const char *message, PurpleMessageF
     return -ENOTCONN;
   if (chat == NULL)
     return -EINVAL;
-  c = purple_find_chat (gc, id);
+  c = open_window (pa, chat);
   text = amm_markup_html_to_text (message);
   if (*text == '\0')
     return 0;
@@ -839,6 +859,11 @@ draft_validated (AmmPurpleAccount *pa, GStrv invalid, const GError *error, gpoin
   AmmChat *chat;
   PurpleConversation *c;
 
+  if (amm_purple_account_is_closed (pa) || pa->chats == NULL)
+    {
+      join_data_free (jd);
+      return;
+    }
   if (invalid || error)
     {
       g_autofree char *why = invalid ? amm_buddy_invalid_text (invalid)
@@ -924,7 +949,7 @@ open_conversation (AmmPurpleAccount *pa, AmmConversation *conv, GHashTable *comp
     }
   if (conv->closed)
     chat->closed = TRUE;
-  c = purple_find_chat (pa->gc, chat->id);
+  c = open_window (pa, chat);
   if (c)
     {
       purple_conversation_present (c);
@@ -979,9 +1004,9 @@ amm_chat_join (PurpleConnection *gc, GHashTable *components)
       AmmConversation *conv = amm_client_lookup_conversation (pa->client, thread);
       FetchData *fd;
 
-      if (chat && !chat->left && purple_find_chat (gc, chat->id))
+      if (chat && !chat->left && open_window (pa, chat))
         {
-          purple_conversation_present (purple_find_chat (gc, chat->id));
+          purple_conversation_present (open_window (pa, chat));
           return;
         }
       if (conv)
@@ -1047,7 +1072,7 @@ add_participants_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (amm_purple_error_is_cancelled (error) || amm_purple_account_is_closed (pa))
     goto out;
   chat = chat_by_id (pa, op->id);
-  c = chat ? purple_find_chat (pa->gc, chat->id) : NULL;
+  c = chat ? open_window (pa, chat) : NULL;
   if (added == NULL)
     {
       g_autofree char *why = amm_purple_error_text (error, pa->host);
@@ -1069,8 +1094,8 @@ static void
 invite_validated (AmmPurpleAccount *pa, GStrv invalid, const GError *error, gpointer user_data)
 {
   InviteData *inv = user_data;
-  AmmChat *chat = chat_by_id (pa, inv->id);
-  PurpleConversation *c = chat ? purple_find_chat (pa->gc, chat->id) : NULL;
+  AmmChat *chat = amm_purple_account_is_closed (pa) ? NULL : chat_by_id (pa, inv->id);
+  PurpleConversation *c = chat ? open_window (pa, chat) : NULL;
 
   if (chat == NULL)
     goto out;
@@ -1114,7 +1139,7 @@ amm_chat_invite (PurpleConnection *gc, int id, const char *message, const char *
 
   if (pa == NULL || amm_purple_account_is_closed (pa) || chat == NULL || who == NULL)
     return;
-  c = purple_find_chat (gc, id);
+  c = open_window (pa, chat);
   addr = g_strstrip (g_strdup (who));
   if (chat->closed || chat->left)
     {
@@ -1169,7 +1194,7 @@ leave_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       g_autofree char *why = amm_purple_error_text (error, pa->host);
       g_autofree char *line = g_strdup_printf ("Could not leave the conversation: %s", why);
-      PurpleConversation *c = purple_find_chat (pa->gc, chat->id);
+      PurpleConversation *c = open_window (pa, chat);
       if (c)
         write_error (c, line);
       else
@@ -1279,7 +1304,7 @@ subject_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (amm_purple_account_is_closed (pa))
     goto out;
   chat = chat_by_id (pa, op->id);
-  c = chat ? purple_find_chat (pa->gc, chat->id) : NULL;
+  c = chat ? open_window (pa, chat) : NULL;
   if (chat == NULL)
     goto out;
   if (error)
@@ -1312,7 +1337,7 @@ amm_chat_set_topic (PurpleConnection *gc, int id, const char *topic)
 
   if (pa == NULL || amm_purple_account_is_closed (pa) || chat == NULL)
     return;
-  c = purple_find_chat (gc, id);
+  c = open_window (pa, chat);
   text = amm_markup_html_to_text (topic ? topic : "");
   g_strstrip (text);
   if (chat->closed || chat->left)

@@ -97,8 +97,12 @@ on_message_received (AmmClient *client, AmmConversation *conv, AmmMessage *msg,
 
   if (amm_purple_account_is_closed (pa))
     return;
+  /* libpurple's signals may let a plugin close the account synchronously: keep `pa` alive */
+  amm_purple_account_ref (pa);
   amm_im_message_received (pa, conv, msg, from_self);
-  amm_xfer_message_received (pa, conv, msg, from_self);  /* attachments (amm-xfer.c) */
+  if (!amm_purple_account_is_closed (pa))
+    amm_xfer_message_received (pa, conv, msg, from_self);  /* attachments (amm-xfer.c) */
+  amm_purple_account_unref (pa);
 }
 
 static void
@@ -109,7 +113,9 @@ on_typing (AmmClient *client, const char *thread_id, const char *address, guint 
 
   if (amm_purple_account_is_closed (pa))
     return;
+  amm_purple_account_ref (pa);
   amm_purple_typing_received (pa, thread_id, address, state);
+  amm_purple_account_unref (pa);
 }
 
 static void
@@ -119,7 +125,9 @@ on_message_read (AmmClient *client, AmmConversation *conv, AmmMessage *msg, gpoi
 
   if (amm_purple_account_is_closed (pa))
     return;
+  amm_purple_account_ref (pa);
   amm_read_message_read (pa, conv, msg);
+  amm_purple_account_unref (pa);
 }
 
 static void
@@ -129,7 +137,9 @@ on_conversation_changed (AmmClient *client, AmmConversation *conv, gpointer user
 
   if (amm_purple_account_is_closed (pa))
     return;
+  amm_purple_account_ref (pa);
   amm_chat_conversation_changed (pa, conv);
+  amm_purple_account_unref (pa);
 }
 
 /* Connect `handler` to the core's `signal` if the core has it. */

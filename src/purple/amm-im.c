@@ -34,6 +34,7 @@ typedef struct {
 typedef struct {
   GQueue   waiting;       /* of AmmPendingSend*, not yet started */
   gboolean busy;          /* one send in flight (owned by its callback) */
+  AmmPendingSend *validating;  /* the in-flight send while its address is validated (not owned) */
 } AmmSendQueue;
 
 static void
@@ -108,6 +109,14 @@ amm_im_cleanup (AmmPurpleAccount *pa)
               write_not_delivered (pa->account, ps->who, ps->text, "the account was disconnected");
               pending_send_free (ps);
             }
+          /* a first message waiting for its address validation: reported here, freed by
+           * first_send_validated() when the cancelled validation completes */
+          if (q->validating)
+            {
+              write_not_delivered (pa->account, q->validating->who, q->validating->text,
+                                   "the account was disconnected");
+              q->validating = NULL;
+            }
         }
     }
   g_clear_pointer (&pa->send_queues, g_hash_table_unref);
@@ -179,11 +188,22 @@ static void
 first_send_validated (AmmPurpleAccount *pa, GStrv invalid, const GError *error, gpointer user_data)
 {
   AmmPendingSend *ps = user_data;
-  AmmSendQueue *q = g_hash_table_lookup (pa->send_queues, ps->key);
+  AmmSendQueue *q;
 
-  if (invalid)
+  if (amm_purple_account_is_closed (pa))
     {
-      g_autofree char *why = amm_buddy_invalid_text (invalid);
+      /* amm_im_cleanup() reported the text as not delivered */
+      amm_purple_account_unref (ps->pa);
+      pending_send_free (ps);
+      return;
+    }
+  q = g_hash_table_lookup (pa->send_queues, ps->key);
+  if (q && q->validating == ps)
+    q->validating = NULL;
+  if (invalid || amm_purple_error_is_cancelled (error))
+    {
+      g_autofree char *why = invalid ? amm_buddy_invalid_text (invalid)
+                                     : amm_purple_error_text (error, pa->host);
       AmmPendingSend *next;
 
       purple_debug_info ("amm", "%s: not sending to %s: %s\n", pa->self_address, ps->who, why);
@@ -240,6 +260,7 @@ send_next (AmmPurpleAccount *pa, const char *key)
     {
       /* A new address: validate it before the first message (amm-buddy.c). */
       const char *addresses[] = { ps->who, NULL };
+      q->validating = ps;
       amm_buddy_validate (pa, addresses, first_send_validated, ps);
       return;
     }

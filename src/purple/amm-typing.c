@@ -194,6 +194,8 @@ void
 amm_purple_typing_plugin_unload (PurplePlugin *plugin)
 {
   /* The signal stays registered: at quit libpurple has already dropped the conversation
-   * signals (purple_conversations_uninit runs before plugins unload). */
+   * signals (purple_conversations_uninit runs before plugins unload). The handler is
+   * disconnected: a reload connects it again (as amm-chat.c and amm-read.c do). */
   purple_signals_disconnect_by_handle (plugin);
+  registered_signal = FALSE;
 }

@@ -272,15 +272,16 @@ amm_xfer_send_to_thread (AmmPurpleAccount *pa, const char *thread_id, const char
 
 /* ---- the chat menu ---- */
 
+/* No reference on the account state: libpurple closes request dialogs at disconnect
+ * without calling either callback; the state is looked up again when a file is chosen. */
 typedef struct {
-  AmmPurpleAccount *pa;
-  char             *thread_id;
+  PurpleAccount *account;
+  char          *thread_id;
 } MenuSend;
 
 static void
 menu_send_free (MenuSend *ms)
 {
-  amm_purple_account_unref (ms->pa);
   g_free (ms->thread_id);
   g_free (ms);
 }
@@ -289,7 +290,11 @@ static void
 menu_file_chosen (gpointer data, const char *path)
 {
   MenuSend *ms = data;
-  amm_xfer_send_to_thread (ms->pa, ms->thread_id, path);
+  PurpleConnection *gc = purple_account_get_connection (ms->account);
+  AmmPurpleAccount *pa = gc ? amm_purple_account_from_gc (gc) : NULL;
+
+  if (pa && !amm_purple_account_is_closed (pa))
+    amm_xfer_send_to_thread (pa, ms->thread_id, path);
   menu_send_free (ms);
 }
 
@@ -312,7 +317,7 @@ menu_send_file_cb (PurpleBlistNode *node, gpointer data)
   if (pa == NULL || amm_purple_account_is_closed (pa) || thread == NULL || *thread == '\0')
     return;
   ms = g_new0 (MenuSend, 1);
-  ms->pa = amm_purple_account_ref (pa);
+  ms->account = account;
   ms->thread_id = g_strdup (thread);
   purple_request_file (gc, "Send a file to the conversation", NULL, FALSE,
                        G_CALLBACK (menu_file_chosen), G_CALLBACK (menu_file_cancelled),
@@ -352,10 +357,14 @@ recv_done (GObject *src, GAsyncResult *res, gpointer data)
       if (local)
         g_unlink (local);  /* libpurple created it; nothing valid is in it */
     }
+  } else if (ok && !xfer_is_over (xfer)) {
+    xfer_succeeded (xfer);  /* finished as the account closed: the file is complete */
   } else if (!ok && purple_xfer_get_local_filename (xfer)) {
     if (!xfer_is_over (xfer))
       purple_xfer_cancel_local (xfer);
     g_unlink (purple_xfer_get_local_filename (xfer));
+  } else if (!xfer_is_over (xfer)) {
+    purple_xfer_cancel_local (xfer);
   }
   xd->xfer = NULL;
   purple_xfer_unref (xfer);
@@ -368,7 +377,11 @@ recv_start (PurpleXfer *xfer)
   XferData *xd = xfer->data;
 
   if (xd == NULL || amm_purple_account_is_closed (xd->pa)) {
+    /* accepted after a disconnect: libpurple already created the (empty) file */
+    g_autofree char *local = g_strdup (purple_xfer_get_local_filename (xfer));
     purple_xfer_cancel_local (xfer);
+    if (local)
+      g_unlink (local);
     return;
   }
   purple_xfer_ref (xfer);

@@ -207,12 +207,14 @@ def main():
              "%s: an IM from bob arrives as an IRC private message" % mode,
              "%s: a private message to bob reaches bob (exact text, HTML-like characters)" % mode,
              "%s: several IMs arrive in order" % mode,
+             "%s: bob's typing arrives as CTCP TYPING 1/2/0 (composing, paused, stopped)" % mode,
+             "%s: CTCP TYPING 1/0 to bob goes out as chatState composing/paused" % mode,
              "%s: group conversation as an IRC channel: join, message both ways, part" % mode,
              "%s: an incoming attachment is offered as a DCC SEND (name, size)" % mode,
              "%s: the attachment's bytes arrive through the DCC connection" % mode,
              "%s: account off logs out cleanly" % mode]
     if latency_n:
-        names.insert(5, "%s: delivery latency p99 <= %.0f ms over %d messages" % (mode, P99_LIMIT_MS, latency_n))
+        names.insert(7, "%s: delivery latency p99 <= %.0f ms over %d messages" % (mode, P99_LIMIT_MS, latency_n))
     tap = cl.Tap(names)
     n = iter(names)
 
@@ -257,6 +259,12 @@ def main():
             _, m = irc.expect(r"^:%s!\S+ PRIVMSG alice :(order \d)$" % re.escape(bob), 10)
             order.append(m.group(1))
         tap.ok(next(n), order == ["order %d" % i for i in range(5)], "order: %s" % order)
+
+        # typing (README "Typing"): Bitlbee passes it on only with typing_notice set
+        irc.root("set typing_notice true", r"typing_notice = `true'")
+        threads = server.threads_with("bob@example.com", "alice@example.com")
+        tap.ok(next(n), *typing_in(irc, server, bob, threads))
+        tap.ok(next(n), *typing_out(irc, server, bob, threads))
 
         if latency_n:
             name = next(n)
@@ -333,6 +341,45 @@ def main():
             bee.stop()
         server.stop()
     return 0 if all(tap.done.values()) else 1
+
+
+def typing_in(irc, server, bob, threads):
+    """bob's chatState (control port) -> CTCP TYPING from bob: 1 composing, 2 paused, 0 stopped."""
+    if not threads:
+        return False, "no 1:1 conversation of bob with alice"
+    thread = threads[0]
+    got = []
+    for state, want in (("composing", "1"), ("paused", "2"), ("active", "0")):
+        relayed = server.typing("bob@example.com", thread, state)
+        try:
+            _, m = irc.expect(r"^:%s!\S+ PRIVMSG alice :\x01TYPING (\d)\x01$" % re.escape(bob), 10)
+        except TimeoutError:
+            return False, "%s (relayed to %s channels): no CTCP TYPING; got %s" % (state, relayed, got)
+        got.append((state, m.group(1)))
+        if m.group(1) != want:
+            return False, "%s: TYPING %s, expected %s (so far %s)" % (state, m.group(1), want, got)
+    return True, "%s" % got
+
+
+def typing_out(irc, server, bob, threads):
+    """CTCP TYPING from the IRC client -> the plugin's chatState, as bob's own notification
+    channel (an SSE channel opened here as bob, subscribed to the conversations) receives it."""
+    if not threads:
+        return False, "no 1:1 conversation of bob with alice"
+    # the plugin types into the thread it maps the IM to: listen on all of bob's with alice
+    bob_ch = cl.ChatStateListener(server, "bob@example.com", "bob-pw", threads)
+    try:
+        got = []
+        for ctcp, want in (("1", "composing"), ("0", "paused")):
+            irc.send("PRIVMSG %s :\x01TYPING %s\x01" % (bob, ctcp))
+            state = bob_ch.next_state(10)
+            got.append((ctcp, state))
+            if state != want:
+                return False, "TYPING %s: bob got chatState %r, expected %r (so far %s)" % (
+                    ctcp, state, want, got)
+        return True, "%s" % got
+    finally:
+        bob_ch.close()
 
 
 def group_chat(irc, server, bob):

@@ -219,6 +219,26 @@ class AmmServer:
             raise RuntimeError("outbox -> %d %s" % (r.status, payload[:300]))
         return json.loads(payload)
 
+    def typing(self, user, thread, state="composing"):
+        """Sends a chatState as `user` (control port); returns how many channels got it."""
+        return self._request("POST", "/control/typing",
+                             {"user": user, "threadId": thread, "state": state}).get("relayed")
+
+    def threads_with(self, user, other):
+        """The ids of `user`'s active 1:1 conversations with `other`, the latest first
+        (/control/send without threadId starts a new one each time)."""
+        found = []
+        for c in self.conversations(user):
+            if c.get("isMultiparty") or not (c.get("flags") or {}).get("active", True):
+                continue
+            addrs = set()
+            for m in c.get("messages") or []:
+                for e in [m.get("from") or {}] + list(m.get("to") or []):
+                    addrs.add((e.get("address") or "").lower())
+            if other.lower() in addrs:
+                found.append((c.get("lastUpdated") or "", c["id"]))
+        return [i for _, i in sorted(found, reverse=True)]
+
     def has_message(self, user, sender, text):
         """True when `user` sees a MESSAGE from `sender` whose body is exactly `text`."""
         for m in self.messages(user):
@@ -227,6 +247,88 @@ class AmmServer:
                     and m.get("body") == text):
                 return True
         return False
+
+
+class ChatStateListener:
+    """Another user's notification channel (SSE, as the AMM SDK opens it), subscribed to the
+    chatState of the given conversations: what the plugin reports as typing, as its peer sees it."""
+
+    def __init__(self, server, user, password, threads):
+        import base64
+        import queue
+        import ssl
+        import threading
+        import urllib.parse
+        self.states = queue.Queue()
+        self.auth = "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+        self.server = server
+        self._ctx = ssl.create_default_context(cafile=server.ca_file) if server.tls else None
+        self.conn = self._connect()
+        self.conn.request("GET", "/aem/notifications/sse",
+                          headers={"Authorization": self.auth, "Accept": "text/event-stream"})
+        self.resp = self.conn.getresponse()
+        if self.resp.status != 200:
+            raise RuntimeError("SSE as %s -> %d" % (user, self.resp.status))
+        self._frames = queue.Queue()
+        threading.Thread(target=self._reader, daemon=True).start()
+        disc = self._frame(10).get("discovery") or {}
+        command = urllib.parse.urlsplit(disc["commandURL"]).path
+        sub = {"subscribe": {"requestId": "t1", "resources": [
+            {"application": "AMM", "service": "chatState", "resource": "conversations/" + t}
+            for t in threads]}}
+        c = self._connect()
+        c.request("POST", command, body=json.dumps(sub).encode(),
+                  headers={"Authorization": self.auth, "Content-Type": "application/json"})
+        r = c.getresponse()
+        r.read()
+        c.close()
+        if r.status != 200:
+            raise RuntimeError("subscribe -> %d" % r.status)
+
+    def _connect(self):
+        if self._ctx:
+            return http.client.HTTPSConnection("127.0.0.1", self.server.port, timeout=30, context=self._ctx)
+        return http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=30)
+
+    def _reader(self):
+        data = []
+        try:
+            while True:
+                line = self.resp.readline()
+                if not line:
+                    break
+                line = line.decode("utf-8", "replace").rstrip("\r\n")
+                if line.startswith("data:"):
+                    data.append(line[5:].strip())
+                elif line == "" and data:
+                    try:
+                        frame = json.loads("\n".join(data))
+                    except ValueError:
+                        frame = {}
+                    data = []
+                    self._frames.put(frame)
+                    n = frame.get("notification") if isinstance(frame, dict) else None
+                    if isinstance(n, dict) and n.get("service") == "chatState":
+                        self.states.put((n.get("contents") or {}).get("state"))
+        except (OSError, ValueError, AttributeError, http.client.HTTPException):
+            pass    # closed by close(), or the server went away
+
+    def _frame(self, timeout):
+        return self._frames.get(timeout=timeout)
+
+    def next_state(self, timeout=10.0):
+        """The next chatState state received (None after `timeout` seconds)."""
+        import queue
+        try:
+            return self.states.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def close(self):
+        try:
+            self.conn.close()
+        except OSError:
+            pass
 
 
 def purple_config_dir(path, ui, server):

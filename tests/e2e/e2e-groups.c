@@ -383,6 +383,21 @@ wait_server_read (Fixture *f, const char *user, const char *body, int want, guin
   return e2e_wait (read_is, &w, ms);
 }
 
+/* Lines of `a` in the conversation named `conv` containing `needle` (received ones only). */
+static guint
+count_lines_in (E2eAccount *a, const char *conv, const char *needle)
+{
+  guint n = 0;
+  for (guint i = 0; i < lines->len; i++)
+    {
+      ChatLine *l = g_ptr_array_index (lines, i);
+      if (l->account == a->account && l->received && g_strcmp0 (l->conv, conv) == 0
+          && strstr (l->text, needle))
+        n++;
+    }
+  return n;
+}
+
 /* --- tests -------------------------------------------------------------------------------- */
 
 /* A conversation started by others appears on its own, as a chat, with its message and its
@@ -404,6 +419,37 @@ test_started_by_others (Fixture *f, gconstpointer data)
   g_assert_cmpstr (cb->alias, ==, "Bob Builder");
   /* carol got it too */
   g_assert_nonnull (wait_chat (f->carol, thread));
+}
+
+/* alice's group window stays (left) across a reconnect: chat ids of the new connection never
+ * collide with it, so a new thread's first message and the old thread's next one each land in
+ * their own window, once. */
+static void
+test_after_reconnect (Fixture *f, gconstpointer data)
+{
+  g_autofree char *first = bob_starts_group (f, "before the reconnect");
+  g_autofree char *second = NULL;
+  PurpleConversation *c;
+
+  g_assert_nonnull (wait_chat (f->alice, first));
+  g_assert_true (wait_line (f->alice, "before the reconnect", 0, TRUE));
+  e2e_account_disconnect (f->alice);
+  c = purple_find_conversation_with_account (PURPLE_CONV_TYPE_CHAT, first, f->alice->account);
+  g_assert_nonnull (c);
+  g_assert_true (purple_conv_chat_has_left (PURPLE_CONV_CHAT (c)));
+  g_assert_true (e2e_account_login (f->alice, LOGIN_MS));
+
+  second = bob_starts_group (f, "a new thread");
+  g_assert_nonnull (wait_chat (f->alice, second));
+  g_assert_true (wait_line (f->alice, "a new thread", 0, TRUE));
+  bob_says (f, first, "the old thread again");
+  g_assert_nonnull (wait_chat (f->alice, first));
+  g_assert_true (wait_line (f->alice, "the old thread again", 0, TRUE));
+  e2e_run_for (400);
+  g_assert_cmpuint (count_lines_in (f->alice, second, "a new thread"), ==, 1);
+  g_assert_cmpuint (count_lines_in (f->alice, first, "a new thread"), ==, 0);
+  g_assert_cmpuint (count_lines_in (f->alice, first, "the old thread again"), ==, 1);
+  g_assert_cmpuint (count_lines_in (f->alice, second, "the old thread again"), ==, 0);
 }
 
 /* Starting one: join_chat with participants opens a draft; the first message creates it. */
@@ -882,6 +928,7 @@ main (int argc, char **argv)
   e2e_install_log_filter ();
 #define ADD(name, setup, fn) g_test_add ("/groups/" name, Fixture, NULL, setup, fn, fixture_teardown)
   ADD ("started-by-others", fixture_setup, test_started_by_others);
+  ADD ("after-reconnect", fixture_setup, test_after_reconnect);
   ADD ("start", fixture_setup, test_start_group);
   ADD ("invite-join-leave", fixture_setup, test_invite_join_leave);
   ADD ("close-versus-leave", fixture_setup, test_close_versus_leave);

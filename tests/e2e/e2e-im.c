@@ -582,6 +582,37 @@ test_close_in_flight (gconstpointer data)
   e2e_account_free (bob);
 }
 
+/* The first message to a new address waits for its validation when the account closes: the
+ * cancelled validation still ends (its data freed) and the user is told, once, that the
+ * typed text was not delivered, like the other queued messages. */
+static void
+test_close_while_validating (void)
+{
+  g_autoptr(AmmTestServer) server = start_server (&mode_ws, NULL, NULL);
+  E2eAccount *alice = e2e_account_new (ALICE, "alice-pw", server, NULL);
+  guint status = 0;
+  JsonNode *n;
+
+  g_assert_true (e2e_account_login (alice, LOGIN_MS));
+  n = amm_test_server_control (server, "POST", "/control/fault",
+                               "{\"name\":\"stall\",\"path\":\"/aem/services/validateAddresses\"}",
+                               &status);
+  g_assert_cmpuint (status, ==, 200);
+  g_clear_pointer (&n, json_node_unref);
+  e2e_account_send (alice, "newcomer@example.com", "typed before the close");
+  e2e_run_for (300);               /* the validation is held by the server */
+  g_assert_cmpuint (e2e_count_written (alice, PURPLE_MESSAGE_ERROR, "typed before the close"), ==, 0);
+  e2e_account_disconnect (alice);
+  e2e_run_for (300);
+  n = amm_test_server_control (server, "DELETE", "/control/fault", NULL, &status);
+  g_clear_pointer (&n, json_node_unref);
+  e2e_run_for (300);
+  g_assert_cmpuint (e2e_count_written (alice, PURPLE_MESSAGE_ERROR, "typed before the close"), ==, 1);
+  g_assert_cmpuint (e2e_count_written (alice, PURPLE_MESSAGE_ERROR, "the account was disconnected"), ==, 1);
+  g_assert_cmpuint (alice->errors, ==, 0);
+  e2e_account_free (alice);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -624,6 +655,7 @@ main (int argc, char **argv)
   g_test_add_func ("/e2e/login/invalid-settings", test_invalid_settings);
   g_test_add_func ("/e2e/tls/ca-file", test_tls_ca_file);
   g_test_add_func ("/e2e/tls/untrusted", test_tls_untrusted);
+  g_test_add_func ("/e2e/ws/close/while-validating", test_close_while_validating);
 
   ret = g_test_run ();
   e2e_shutdown ();

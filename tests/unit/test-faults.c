@@ -669,6 +669,36 @@ check_send_come_back (guint status)
 static void test_send_503 (void) { check_send_come_back (503); }
 static void test_send_429 (void) { check_send_come_back (429); }
 
+/* amm_client_shutdown() while a send waits out a 503's Retry-After: the send completes at
+ * once (from an idle, not inside the shutdown) with G_IO_ERROR_CANCELLED, and the retry
+ * timer never fires afterwards. */
+static void
+test_send_shutdown_in_retry_after (void)
+{
+  g_autoptr (AmmTestServer) server = amm_test_server_startv (NULL);
+  Watch *w = watch_alice (server, NULL);
+  g_autofree char *tid = send_as (server, BOB, ALICE, NULL, "hi");
+  g_assert_true (wait_bodies (w, 1, WAIT_MS));
+  fault (server, "{\"name\":\"status\",\"status\":503,\"retryAfter\":3,\"count\":1," OUTBOX "}");
+  Op op = { 0 };
+  amm_client_send_text_async (w->client, tid, NULL, "never posted again", NULL, on_sent, &op);
+  wait_hits (server, 1);
+  spin (300);                      /* the 503 is in: the retry timer waits */
+  g_assert_false (op.done);
+  gint64 t0 = g_get_monotonic_time ();
+  amm_client_shutdown (w->client);
+  g_assert_false (op.done);        /* never completed from inside the cancel */
+  g_assert_true (wait_for (op_done, &op, 1000));
+  g_assert_cmpint ((g_get_monotonic_time () - t0) / 1000, <, 1000);
+  g_assert_null (op.result);
+  g_assert_error (op.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&op.error);
+  spin (3500);                     /* past Retry-After: no timer fires (it would use op) */
+  g_assert_cmpint (fault_hits (server), ==, 1);
+  g_assert_cmpuint (server_count_body (server, ALICE, "never posted again"), ==, 0);
+  unwatch (w);
+}
+
 /* The connection dies after the server stored the message (store-reset) or before (reset),
  * or the answer is held past the timeout (stall): the send completes, the message is stored
  * exactly once, and alice's own listing does not show it back to her. `new_conv`: a send that
@@ -881,6 +911,7 @@ main (int argc, char **argv)
   g_test_add_func ("/faults/send/502", test_send_502);
   g_test_add_func ("/faults/send/503-retry-after", test_send_503);
   g_test_add_func ("/faults/send/429-retry-after", test_send_429);
+  g_test_add_func ("/faults/send/shutdown-in-retry-after", test_send_shutdown_in_retry_after);
   g_test_add_func ("/faults/send/store-then-reset", test_send_store_then_reset);
   g_test_add_func ("/faults/send/reset-before-store", test_send_reset_before_store);
   g_test_add_func ("/faults/send/store-then-reset-new-conversation", test_send_store_then_reset_new);
