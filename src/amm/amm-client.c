@@ -55,6 +55,13 @@ struct _AmmClient {
   gboolean        long_poll_exclusive;
   gboolean        listing_long_poll; /* the running listing is a long poll */
   char           *paging_thread;     /* the conversation being paged back */
+  /* listings in two steps (docs/protocol.md §6 "Large listings") */
+  gboolean        listing_too_large; /* the last single listing was over the cap: use ids next */
+  gboolean        ids_unsupported;   /* the server answered the ids request with 406 */
+  GPtrArray      *chunk_ids;         /* the running chunked listing's ids (char*), else NULL */
+  guint           chunk_next;        /* the first id of the chunk being fetched */
+  guint           chunk_len;         /* its length */
+  guint           chunk_size;        /* ids per chunk (halved when a chunk is over the cap) */
 
   /* the channel */
   AmmChannel *channel;
@@ -117,6 +124,7 @@ amm_client_finalize (GObject *obj)
   amm_sync_free (self->sync);
   amm_conv_state_free (self->conv_state);
   g_free (self->paging_thread);
+  g_clear_pointer (&self->chunk_ids, g_ptr_array_unref);
   G_OBJECT_CLASS (amm_client_parent_class)->finalize (obj);
 }
 
@@ -636,6 +644,9 @@ static void
 listing_done (AmmClient *self, gboolean productive, gboolean was_long_poll)
 {
   self->listing_running = FALSE;
+  if (self->chunk_ids != NULL)
+    self->listing_too_large = FALSE; /* a chunked listing went through */
+  g_clear_pointer (&self->chunk_ids, g_ptr_array_unref);
   g_clear_pointer (&self->batch, amm_sync_batch_free);
   self->batch_waiting = FALSE;
   if (!can_emit (self))
@@ -657,11 +668,20 @@ listing_done (AmmClient *self, gboolean productive, gboolean was_long_poll)
     schedule_listing_now (self);
 }
 
+/* keep_chunks: a chunk (or a page of one) of a chunked listing failed; the listing resumes at
+ * that chunk when retried (run_listing), so what earlier chunks delivered is not fetched again. */
 static void
-listing_failed (AmmClient *self, GError *error, guint retry_after_s, gboolean was_long_poll)
+listing_failed_full (AmmClient *self, GError *error, guint retry_after_s, gboolean was_long_poll,
+                     gboolean keep_chunks)
 {
   self->listing_running = FALSE;
-  g_clear_pointer (&self->batch, amm_sync_batch_free);
+  /* a single listing over the size cap: the next one goes by ids and chunks (§6) */
+  if (g_error_matches (error, AMM_ERROR, AMM_ERROR_TOO_LARGE) && self->chunk_ids == NULL)
+    self->listing_too_large = TRUE;
+  if (!keep_chunks || self->chunk_ids == NULL) {
+    g_clear_pointer (&self->chunk_ids, g_ptr_array_unref);
+    g_clear_pointer (&self->batch, amm_sync_batch_free);
+  }
   self->batch_waiting = FALSE;
   g_debug ("amm-client: listing failed: %s", error->message);
   if (!can_emit (self)) {
@@ -692,6 +712,14 @@ listing_failed (AmmClient *self, GError *error, guint retry_after_s, gboolean wa
 }
 
 static void
+listing_failed (AmmClient *self, GError *error, guint retry_after_s, gboolean was_long_poll)
+{
+  listing_failed_full (self, error, retry_after_s, was_long_poll, FALSE);
+}
+
+static void fetch_chunk (AmmClient *self);
+
+static void
 deliver_batch (AmmClient *self)
 {
   g_object_ref (self);
@@ -702,6 +730,14 @@ deliver_batch (AmmClient *self)
     g_signal_emit (self, signals[SIG_MESSAGE_RECEIVED], 0, d->conv, d->msg, d->from_self);
     if (can_emit (self))
       amm_conv_on_delivered (self, d->conv, d->msg, d->from_self);
+  }
+  if (can_emit (self) && self->batch && self->chunk_ids
+      && self->chunk_next + self->chunk_len < self->chunk_ids->len) {
+    /* a chunked listing with chunks to go: the cursor moves after the last one */
+    self->chunk_next += self->chunk_len;
+    fetch_chunk (self);
+    g_object_unref (self);
+    return;
   }
   gboolean changed = FALSE;
   if (can_emit (self) && self->batch) {
@@ -742,7 +778,7 @@ on_page_answer (GObject *src, GAsyncResult *res, gpointer data)
   gboolean lp = self->listing_long_poll;
   g_autoptr (AmmConversation) page = body ? parse_conversation (self, body, &error) : NULL;
   if (page == NULL) {
-    listing_failed (self, error, retry_after, lp);
+    listing_failed_full (self, error, retry_after, lp, TRUE);
     return;
   }
   cache_conversation (self, page, FALSE);
@@ -799,6 +835,218 @@ on_listing_answer (GObject *src, GAsyncResult *res, gpointer data)
   continue_batch (self);
 }
 
+/* --- large listings: ids, then the conversations in chunks (docs/protocol.md §6) --------------- */
+
+static guint
+chunk_size_for (AmmResources *r)
+{
+  guint limit = r->max_ids_limit ? r->max_ids_limit : AMM_DEFAULT_MAX_IDS_LIMIT;
+  guint per_conv = r->max_message_count ? r->max_message_count : AMM_DEFAULT_MAX_MESSAGE_COUNT;
+  return CLAMP (AMM_LISTING_CHUNK_MESSAGES / per_conv, 1, limit);
+}
+
+static void
+fill_ids_filter (JsonBuilder *b, gconstpointer data)
+{
+  AmmClient *self = (AmmClient *) data;
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "ids");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < self->chunk_len; i++) {
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "id");
+    json_builder_add_string_value (b, g_ptr_array_index (self->chunk_ids, self->chunk_next + i));
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+}
+
+/* The conversations of the current chunk: 3.2 POST C {ids}, 3 and 2.1 GET C?id=a&id=b. */
+static SoupMessage *
+chunk_message (AmmClient *self, GError **error)
+{
+  AmmResources *r = self->resources;
+  SoupMessage *msg;
+  if (r->version == AMM_VERSION_3_2) {
+    g_autofree char *body = build_json (fill_ids_filter, self);
+    msg = amm_http_request_new ("POST", r->conversations_href, self->auth,
+                                AMM_TYPE_CONVERSATIONS_V2 ", " AMM_TYPE_ERROR, AMM_TYPE_CONVERSATIONS_FILTER,
+                                body, -1, error);
+    if (msg)
+      soup_message_add_flags (msg, SOUP_MESSAGE_IDEMPOTENT); /* a query: safe to resend */
+    return msg;
+  }
+  g_autofree char *uri = g_strdup (r->conversations_href);
+  for (guint i = 0; i < self->chunk_len; i++) {
+    char *next = amm_http_uri_add_query (uri, "id", g_ptr_array_index (self->chunk_ids, self->chunk_next + i));
+    g_free (uri);
+    uri = next;
+  }
+  return amm_http_request_new ("GET", uri, self->auth,
+                               r->version == AMM_VERSION_2_1 ? AMM_TYPE_CONVERSATIONS_V1 ", " AMM_TYPE_ERROR
+                                                             : AMM_TYPE_CONVERSATIONS_V2 ", " AMM_TYPE_ERROR,
+                               NULL, NULL, 0, error);
+}
+
+/* conversations.ids.v1: {conversationIds: [{id, href, lastAccessedTime, lastUpdated}], href,
+ * lastUpdated}. The ids (owned, duplicates dropped) and the document's lastUpdated. */
+static GPtrArray *
+parse_ids (GBytes *body, char **last_updated, GError **error)
+{
+  g_autoptr (JsonNode) root = amm_http_parse_json (body, error);
+  if (root == NULL)
+    return NULL;
+  JsonObject *o = JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
+  JsonNode *arr = o ? json_object_get_member (o, "conversationIds") : NULL;
+  JsonNode *lu = o ? json_object_get_member (o, "lastUpdated") : NULL;
+  const char *lu_s = lu && JSON_NODE_HOLDS_VALUE (lu) && json_node_get_value_type (lu) == G_TYPE_STRING
+                     ? json_node_get_string (lu) : NULL;
+  g_autoptr (GDateTime) lu_dt = lu_s ? amm_time_parse (lu_s, NULL) : NULL;
+  if (arr == NULL || !JSON_NODE_HOLDS_ARRAY (arr) || lu_dt == NULL) {
+    g_set_error (error, AMM_ERROR, AMM_ERROR_MALFORMED,
+                 "The conversation ids document has no conversationIds array or no valid lastUpdated");
+    return NULL;
+  }
+  JsonArray *a = json_node_get_array (arr);
+  g_autoptr (GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  for (guint i = 0; i < json_array_get_length (a); i++) {
+    JsonNode *e = json_array_get_element (a, i);
+    JsonNode *id = JSON_NODE_HOLDS_OBJECT (e) ? json_object_get_member (json_node_get_object (e), "id") : NULL;
+    const char *id_s = id && JSON_NODE_HOLDS_VALUE (id) && json_node_get_value_type (id) == G_TYPE_STRING
+                       ? json_node_get_string (id) : NULL;
+    if (id_s == NULL || *id_s == '\0') {
+      g_set_error (error, AMM_ERROR, AMM_ERROR_MALFORMED, "conversationIds[%u] has no id", i);
+      return NULL;
+    }
+    if (g_hash_table_contains (seen, id_s))
+      continue;
+    g_hash_table_add (seen, (gpointer) id_s);
+    g_ptr_array_add (ids, g_strdup (id_s));
+  }
+  *last_updated = g_strdup (lu_s);
+  return g_steal_pointer (&ids);
+}
+
+static void on_chunk_answer (GObject *src, GAsyncResult *res, gpointer data);
+
+static void
+fetch_chunk (AmmClient *self)
+{
+  self->chunk_len = MIN (self->chunk_size, self->chunk_ids->len - self->chunk_next);
+  GError *error = NULL;
+  g_autoptr (SoupMessage) msg = chunk_message (self, &error);
+  if (msg == NULL) {
+    listing_failed (self, error, 0, FALSE);
+    return;
+  }
+  amm_http_send_async (self->session, msg, AMM_REST_TIMEOUT_SECONDS, self->cancel, NULL, on_chunk_answer, self);
+}
+
+static void
+on_chunk_answer (GObject *src, GAsyncResult *res, gpointer data)
+{
+  GError *error = NULL;
+  guint retry_after = 0;
+  g_autoptr (GBytes) body = amm_http_send_finish (res, NULL, &retry_after, &error);
+  if (is_cancelled (error)) {
+    g_error_free (error);
+    return;
+  }
+  AmmClient *self = data;
+  g_autoptr (AmmConversationList) list = body ? parse_list (self, body, &error) : NULL;
+  if (list == NULL) {
+    if (g_error_matches (error, AMM_ERROR, AMM_ERROR_TOO_LARGE) && self->chunk_len > 1) {
+      /* big messages: the same ids in smaller chunks */
+      self->chunk_size = self->chunk_len / 2;
+      g_debug ("amm-client: a chunk of %u conversations is too large; %u at a time now", self->chunk_len,
+               self->chunk_size);
+      g_error_free (error);
+      fetch_chunk (self);
+      return;
+    }
+    listing_failed_full (self, error, retry_after, FALSE, TRUE);
+    return;
+  }
+  cache_list (self, list);
+  g_object_ref (self);
+  amm_conv_on_listing (self, list);
+  if (!can_emit (self)) {
+    listing_done (self, FALSE, FALSE);
+    g_object_unref (self);
+    return;
+  }
+  g_object_unref (self);
+  amm_sync_batch_next_chunk (self->sync, self->batch, list);
+  continue_batch (self);
+}
+
+static void send_single_listing (AmmClient *self, const char *cursor, gboolean long_poll);
+
+static void
+on_ids_answer (GObject *src, GAsyncResult *res, gpointer data)
+{
+  GError *error = NULL;
+  guint retry_after = 0;
+  g_autoptr (GBytes) body = amm_http_send_finish (res, NULL, &retry_after, &error);
+  if (is_cancelled (error)) {
+    g_error_free (error);
+    return;
+  }
+  AmmClient *self = data;
+  if (g_error_matches (error, AMM_ERROR, AMM_ERROR_NOT_ACCEPTABLE)) {
+    /* a server without conversations.ids.v1: the listing in one request, as before */
+    g_debug ("amm-client: the server has no conversation ids (%s); listing in one request", error->message);
+    g_error_free (error);
+    self->ids_unsupported = TRUE;
+    send_single_listing (self, amm_sync_get_after (self->sync), FALSE);
+    return;
+  }
+  g_autofree char *last_updated = NULL;
+  GPtrArray *ids = body ? parse_ids (body, &last_updated, &error) : NULL;
+  if (ids == NULL && g_error_matches (error, AMM_ERROR, AMM_ERROR_MALFORMED)) {
+    /* a server that ignored the Accept header (a conversations document, say): as a 406 */
+    g_debug ("amm-client: the conversation ids answer is not one (%s); listing in one request", error->message);
+    g_error_free (error);
+    self->ids_unsupported = TRUE;
+    send_single_listing (self, amm_sync_get_after (self->sync), FALSE);
+    return;
+  }
+  if (ids == NULL) {
+    listing_failed (self, error, retry_after, FALSE);
+    return;
+  }
+  g_debug ("amm-client: listing %u conversations by id", ids->len);
+  self->chunk_ids = ids;
+  self->chunk_next = 0;
+  self->chunk_len = 0;
+  self->chunk_size = chunk_size_for (self->resources);
+  self->batch = amm_sync_batch_new_chunked (self->sync, last_updated);
+  if (ids->len == 0)
+    try_deliver (self); /* nothing to fetch: commit the cursor */
+  else
+    fetch_chunk (self);
+}
+
+/* Step 1 of a large listing: GET C[?after=] for conversations.ids.v1. */
+static void
+send_ids_listing (AmmClient *self, const char *after)
+{
+  AmmResources *r = self->resources;
+  g_autofree char *uri = after ? amm_http_uri_add_query (r->conversations_href, "after", after)
+                               : g_strdup (r->conversations_href);
+  GError *error = NULL;
+  g_autoptr (SoupMessage) msg = amm_http_request_new ("GET", uri, self->auth,
+                                                      AMM_TYPE_CONVERSATION_IDS ", " AMM_TYPE_ERROR, NULL, NULL,
+                                                      0, &error);
+  if (msg == NULL) {
+    listing_failed (self, error, 0, FALSE);
+    return;
+  }
+  amm_http_send_async (self->session, msg, AMM_REST_TIMEOUT_SECONDS, self->cancel, NULL, on_ids_answer, self);
+}
+
 static void
 run_listing (AmmClient *self)
 {
@@ -812,8 +1060,28 @@ run_listing (AmmClient *self)
   clear_source (&self->listing_idle_id);
   self->listing_running = TRUE;
   self->listing_dirty = FALSE;
+  if (self->chunk_ids != NULL && self->batch != NULL) {
+    /* a chunked listing stopped by a failure: resume at the chunk that failed */
+    self->listing_long_poll = FALSE;
+    fetch_chunk (self);
+    return;
+  }
   const char *cursor = amm_sync_get_after (self->sync);
-  gboolean long_poll = self->mode == AMM_CHANNEL_LONG_POLL && self->long_poll_started && cursor != NULL;
+  gboolean long_poll = self->mode == AMM_CHANNEL_LONG_POLL && self->long_poll_started && cursor != NULL
+                       && !self->listing_too_large;
+  /* Decision (docs/protocol.md §6): a full listing, or one after a listing over the size cap,
+   * goes by ids and chunks; the small incremental listings on notifications stay one request. */
+  if (!long_poll && !self->ids_unsupported && (cursor == NULL || self->listing_too_large)) {
+    self->listing_long_poll = FALSE;
+    send_ids_listing (self, cursor);
+    return;
+  }
+  send_single_listing (self, cursor, long_poll);
+}
+
+static void
+send_single_listing (AmmClient *self, const char *cursor, gboolean long_poll)
+{
   self->listing_long_poll = long_poll;
   g_autofree char *after = long_poll && self->long_poll_exclusive ? amm_time_string_add_ms (cursor, 1, NULL)
                                                                   : g_strdup (cursor);
@@ -993,6 +1261,10 @@ amm_client_start_sync (AmmClient *self, const char *cursor)
   if (!can_emit (self) || self->syncing)
     return;
   self->syncing = TRUE;
+  if (!self->listing_running) { /* a chunked listing of an earlier sync does not resume */
+    g_clear_pointer (&self->chunk_ids, g_ptr_array_unref);
+    g_clear_pointer (&self->batch, amm_sync_batch_free);
+  }
   amm_sync_start (self->sync, cursor);
   if (wants_polling (self)) {
     self->mode = AMM_CHANNEL_POLL;
@@ -1315,6 +1587,12 @@ void
 amm_client_set_request_timeout (AmmClient *self, guint ms)
 {
   amm_http_set_test_timeout (self->session, ms);
+}
+
+void
+amm_client_set_max_response_bytes (AmmClient *self, gsize bytes)
+{
+  amm_http_set_max_response_bytes (self->session, bytes);
 }
 
 AmmConvState *

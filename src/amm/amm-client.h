@@ -111,6 +111,9 @@ void amm_client_set_backoff (AmmClient *self, guint base_ms, guint max_ms, guint
 /* Test hook: every request of the client times out after at most `ms` ms (0: the normal
  * per-request timeouts, docs/protocol.md §1). */
 void amm_client_set_request_timeout (AmmClient *self, guint ms);
+/* Test hook: the client refuses 2xx answers over `bytes` (0: AMM_MAX_RESPONSE_BYTES, 16 MiB,
+ * which is also the most it can be), as it refuses real ones over 16 MiB. */
+void amm_client_set_max_response_bytes (AmmClient *self, gsize bytes);
 
 /* The proxy resolver of the client's session (NULL: direct connections, no proxy lookup in a
  * worker thread). By default libsoup uses the system's (g_proxy_resolver_get_default()). */

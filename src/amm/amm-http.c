@@ -12,6 +12,7 @@
 #define READ_CHUNK    65536
 #define ERROR_BODY_CAP (256 * 1024)
 #define TEST_TIMEOUT_KEY "amm-test-timeout-ms"
+#define TEST_MAX_RESPONSE_KEY "amm-test-max-response-bytes"
 
 SoupSession *
 amm_http_session_new (GTlsDatabase *tls_db)
@@ -33,6 +34,21 @@ void
 amm_http_set_test_timeout (SoupSession *session, guint ms)
 {
   g_object_set_data (G_OBJECT (session), TEST_TIMEOUT_KEY, GUINT_TO_POINTER (ms));
+}
+
+void
+amm_http_set_max_response_bytes (SoupSession *session, gsize bytes)
+{
+  g_object_set_data (G_OBJECT (session), TEST_MAX_RESPONSE_KEY,
+                     GSIZE_TO_POINTER (MIN (bytes, (gsize) AMM_MAX_RESPONSE_BYTES)));
+}
+
+/* The size cap of a 2xx body: AMM_MAX_RESPONSE_BYTES, or less under the test hook. */
+static gsize
+response_cap (SoupSession *session)
+{
+  gsize test = GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (session), TEST_MAX_RESPONSE_KEY));
+  return test ? test : (gsize) AMM_MAX_RESPONSE_BYTES;
 }
 
 char *
@@ -383,7 +399,7 @@ on_read (GObject *src, GAsyncResult *res, gpointer data)
     }
     g_input_stream_close_async (d->stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
     g_task_return_new_error (task, AMM_ERROR, AMM_ERROR_TOO_LARGE,
-                             "The server's answer is larger than %u bytes", (guint) AMM_MAX_RESPONSE_BYTES);
+                             "The server's answer is larger than %" G_GSIZE_FORMAT " bytes", d->cap);
     g_object_unref (task);
     return;
   }
@@ -439,12 +455,12 @@ on_sent (GObject *src, GAsyncResult *res, gpointer data)
     g_object_unref (task);
     return;
   }
-  d->cap = ok ? AMM_MAX_RESPONSE_BYTES : ERROR_BODY_CAP;
+  d->cap = ok ? response_cap (d->session) : ERROR_BODY_CAP;
   goffset announced = soup_message_headers_get_content_length (soup_message_get_response_headers (d->msg));
-  if (ok && announced > (goffset) AMM_MAX_RESPONSE_BYTES) {
+  if (ok && announced > (goffset) d->cap) {
     g_input_stream_close_async (stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
     g_task_return_new_error (task, AMM_ERROR, AMM_ERROR_TOO_LARGE,
-                             "The server's answer is larger than %u bytes", (guint) AMM_MAX_RESPONSE_BYTES);
+                             "The server's answer is larger than %" G_GSIZE_FORMAT " bytes", d->cap);
     g_object_unref (task);
     return;
   }

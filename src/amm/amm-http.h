@@ -21,6 +21,10 @@ SoupSession *amm_http_session_new (GTlsDatabase *tls_db);
  * per-request timeouts alone). Not for production code. */
 void amm_http_set_test_timeout (SoupSession *session, guint ms);
 
+/* Test hook: 2xx bodies of `session` are capped at `bytes` (0: AMM_MAX_RESPONSE_BYTES, which is
+ * also the most it can be). Not for production code. */
+void amm_http_set_max_response_bytes (SoupSession *session, gsize bytes);
+
 /* "Basic base64(user:password)". Never log it. */
 char *amm_http_basic_auth (const char *user, const char *password);
 
@@ -34,7 +38,7 @@ char *amm_http_uri_add_query (const char *uri, const char *key, const char *valu
 /* `href` resolved against `base` (an absolute href is returned as is). */
 char *amm_http_resolve (const char *base, const char *href);
 
-/* Send `msg` and read its whole body (at most AMM_MAX_RESPONSE_BYTES).
+/* Send `msg` and read its whole body (at most AMM_MAX_RESPONSE_BYTES, or the test cap).
  * timeout_s 0 = none. Either cancellable (both nullable) cancels the request. */
 void    amm_http_send_async  (SoupSession *session, SoupMessage *msg, guint timeout_s,
                               GCancellable *c1, GCancellable *c2,

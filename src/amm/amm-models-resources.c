@@ -229,7 +229,7 @@ amm_resources_parse (JsonNode *root, AmmVersion wire_version, const char *base, 
   JsonObject *timeout = NULL, *conv = NULL, *conv_limits = NULL, *outbox = NULL;
   JsonObject *session = NULL, *limits = NULL;
   const char *self, *username = NULL;
-  guint64 recommended = 0, max_count = 0;
+  guint64 recommended = 0, max_count = 0, max_ids = 0;
   gboolean v3;
 
   if (obj == NULL)
@@ -293,10 +293,13 @@ amm_resources_parse (JsonNode *root, AmmVersion wire_version, const char *base, 
     return NULL;
   if (!amm_json_opt_object (conv, "conversationsResource", "limits", &conv_limits, error) ||
       !amm_json_opt_uint (conv_limits, "conversationsResource.limits", "maxMessageCount",
-                          G_MAXUINT, 0, &max_count, error))
+                          G_MAXUINT, 0, &max_count, error) ||
+      !amm_json_opt_uint (conv_limits, "conversationsResource.limits", "maxIdsLimit",
+                          G_MAXUINT, 0, &max_ids, error))
     return NULL;
   if (max_count > 0)
     r->max_message_count = (guint) max_count;
+  r->max_ids_limit = (guint) max_ids;
 
   /* messages, outbox: strings in v3, {href,…} objects in v4 */
   if (!parse_href_or_object (obj, NULL, "messages", base, v3, !v3, FALSE, &r->messages_href, NULL, error) ||

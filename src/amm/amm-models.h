@@ -117,6 +117,7 @@ typedef struct {
   char      *conversations_href;
   GStrv      conversations_request_types; /* never NULL */
   guint      max_message_count;    /* default 15 */
+  guint      max_ids_limit;        /* conversationsResource.limits.maxIdsLimit; 0 = not announced */
   char      *messages_href;        /* nullable */
   char      *outbox_href;
   AmmLimits  limits;

@@ -13,6 +13,7 @@
 #define AMM_TYPE_CONVERSATIONS_FILTER  AMM_MEDIA ("conversationsFilter.v1")
 #define AMM_TYPE_CONVERSATIONS_V2      AMM_MEDIA ("conversations.v2")
 #define AMM_TYPE_CONVERSATIONS_V1      AMM_MEDIA ("conversations.v1")
+#define AMM_TYPE_CONVERSATION_IDS      AMM_MEDIA ("conversations.ids.v1")
 #define AMM_TYPE_CONVERSATION_V2       AMM_MEDIA ("conversation.v2")
 #define AMM_TYPE_CONVERSATION_V1       AMM_MEDIA ("conversation.v1")
 #define AMM_TYPE_MESSAGE_V2            AMM_MEDIA ("message.v2")
@@ -53,4 +54,9 @@
 #define AMM_LONG_POLL_GRACE_SECONDS    15
 #define AMM_DEFAULT_MAX_MESSAGE_COUNT  15
 #define AMM_MAX_RESPONSE_BYTES         (16 * 1024 * 1024)
+/* Listings in two steps (docs/protocol.md §6 "Large listings"): ids per chunk when the server
+ * announces no maxIdsLimit, and the most embedded messages a chunk may bring
+ * (chunk size × maxMessageCount). */
+#define AMM_DEFAULT_MAX_IDS_LIMIT      50
+#define AMM_LISTING_CHUNK_MESSAGES     2500
 #define AMM_EPOCH_TIMESTAMP            "1970-01-01T00:00:00.000Z"

@@ -72,9 +72,12 @@ typedef struct {
 } BatchConv;
 
 struct _AmmSyncBatch {
-  AmmConversationList *list;
+  AmmConversationList *list;   /* the listing, or the current chunk; NULL before the first chunk */
   GPtrArray           *convs;  /* BatchConv* */
   guint                next;   /* convs before it need no (more) pages: paging is O(N + pages) */
+  char                *last_updated; /* chunked: the ids document's lastUpdated; else NULL */
+  GDateTime           *last_updated_dt;
+  GHashTable          *covered;      /* chunked: ids at exactly that instant in earlier chunks */
 };
 
 static void
@@ -238,12 +241,11 @@ amm_sync_is_from_self (AmmSync *s, const AmmMessage *msg)
          && g_ascii_strcasecmp (msg->from->address, s->self_address) == 0;
 }
 
-AmmSyncBatch *
-amm_sync_batch_new (AmmSync *s, AmmConversationList *list)
+static void
+batch_fill (AmmSyncBatch *b, AmmConversationList *list)
 {
-  AmmSyncBatch *b = g_new0 (AmmSyncBatch, 1);
   b->list = amm_conversation_list_ref (list);
-  b->convs = g_ptr_array_new_with_free_func ((GDestroyNotify) batch_conv_free);
+  b->next = 0;
   for (guint i = 0; i < list->conversations->len; i++) {
     AmmConversation *c = g_ptr_array_index (list->conversations, i);
     BatchConv *bc = g_new0 (BatchConv, 1);
@@ -253,7 +255,50 @@ amm_sync_batch_new (AmmSync *s, AmmConversationList *list)
       g_ptr_array_add (bc->messages, amm_message_ref (g_ptr_array_index (c->messages, j)));
     g_ptr_array_add (b->convs, bc);
   }
+}
+
+AmmSyncBatch *
+amm_sync_batch_new (AmmSync *s, AmmConversationList *list)
+{
+  AmmSyncBatch *b = g_new0 (AmmSyncBatch, 1);
+  b->convs = g_ptr_array_new_with_free_func ((GDestroyNotify) batch_conv_free);
+  batch_fill (b, list);
   return b;
+}
+
+AmmSyncBatch *
+amm_sync_batch_new_chunked (AmmSync *s, const char *last_updated)
+{
+  AmmSyncBatch *b = g_new0 (AmmSyncBatch, 1);
+  b->convs = g_ptr_array_new_with_free_func ((GDestroyNotify) batch_conv_free);
+  b->last_updated = g_strdup (last_updated);
+  b->last_updated_dt = last_updated ? amm_time_parse (last_updated, NULL) : NULL;
+  b->covered = id_table_new ();
+  return b;
+}
+
+/* Add to `ids` the ids of the batch's messages received at exactly `dt`. */
+static void
+collect_ids_at (AmmSyncBatch *b, GDateTime *dt, GHashTable *ids)
+{
+  for (guint i = 0; dt && i < b->convs->len; i++) {
+    BatchConv *bc = g_ptr_array_index (b->convs, i);
+    for (guint j = 0; j < bc->messages->len; j++) {
+      AmmMessage *m = g_ptr_array_index (bc->messages, j);
+      if (m->id && msg_time (m) && amm_time_compare (msg_time (m), dt) == 0)
+        g_hash_table_add (ids, g_strdup (m->id));
+    }
+  }
+}
+
+void
+amm_sync_batch_next_chunk (AmmSync *s, AmmSyncBatch *b, AmmConversationList *chunk)
+{
+  g_return_if_fail (b->covered != NULL);
+  collect_ids_at (b, b->last_updated_dt, b->covered);
+  g_ptr_array_set_size (b->convs, 0);
+  g_clear_pointer (&b->list, amm_conversation_list_unref);
+  batch_fill (b, chunk);
 }
 
 void
@@ -261,8 +306,11 @@ amm_sync_batch_free (AmmSyncBatch *b)
 {
   if (b == NULL)
     return;
-  amm_conversation_list_unref (b->list);
+  g_clear_pointer (&b->list, amm_conversation_list_unref);
   g_ptr_array_unref (b->convs);
+  g_free (b->last_updated);
+  g_clear_pointer (&b->last_updated_dt, g_date_time_unref);
+  g_clear_pointer (&b->covered, g_hash_table_unref);
   g_free (b);
 }
 
@@ -437,7 +485,7 @@ amm_sync_batch_take_deliveries (AmmSync *s, AmmSyncBatch *b)
 gboolean
 amm_sync_commit (AmmSync *s, AmmSyncBatch *b)
 {
-  const char *lu = b->list->last_updated;
+  const char *lu = b->last_updated ? b->last_updated : b->list ? b->list->last_updated : NULL;
   if (lu == NULL)
     return FALSE;
   GDateTime *dt = amm_time_parse (lu, NULL);
@@ -458,13 +506,13 @@ amm_sync_commit (AmmSync *s, AmmSyncBatch *b)
     while (g_hash_table_iter_next (&it, &key, NULL))
       g_hash_table_add (ids, g_strdup (key));
   }
-  for (guint i = 0; i < b->convs->len; i++) {
-    BatchConv *bc = g_ptr_array_index (b->convs, i);
-    for (guint j = 0; j < bc->messages->len; j++) {
-      AmmMessage *m = g_ptr_array_index (bc->messages, j);
-      if (m->id && msg_time (m) && amm_time_compare (msg_time (m), dt) == 0)
-        g_hash_table_add (ids, g_strdup (m->id));
-    }
+  collect_ids_at (b, dt, ids);
+  if (b->covered) { /* earlier chunks */
+    GHashTableIter it;
+    gpointer key;
+    g_hash_table_iter_init (&it, b->covered);
+    while (g_hash_table_iter_next (&it, &key, NULL))
+      g_hash_table_add (ids, g_strdup (key));
   }
   g_autofree char *old = g_strdup (s->cursor);
   set_cursor_parts (s, g_strdup (lu), dt, ids);

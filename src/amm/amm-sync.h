@@ -38,6 +38,13 @@ gboolean    amm_sync_was_sent (AmmSync *sync, const char *message_id);
 gboolean    amm_sync_is_from_self (AmmSync *sync, const AmmMessage *msg);
 
 AmmSyncBatch *amm_sync_batch_new (AmmSync *sync, AmmConversationList *list);
+/* A listing in chunks (docs/protocol.md §6 "Large listings"): an empty batch whose cursor will be
+ * `last_updated` (the ids document's). Feed each chunk with amm_sync_batch_next_chunk once the
+ * previous one was paged back and its deliveries taken; commit after the last one. */
+AmmSyncBatch *amm_sync_batch_new_chunked (AmmSync *sync, const char *last_updated);
+/* The next chunk replaces the batch's conversations (the ones before it must have been taken:
+ * their messages at the cursor's instant are kept for the commit). */
+void          amm_sync_batch_next_chunk (AmmSync *sync, AmmSyncBatch *batch, AmmConversationList *chunk);
 void          amm_sync_batch_free (AmmSyncBatch *batch);
 AmmConversationList *amm_sync_batch_get_list (AmmSyncBatch *batch);
 /* The next conversation to page back (its id and the oldest message id so far); FALSE when none. */
@@ -51,7 +58,8 @@ gboolean amm_sync_batch_must_wait (AmmSync *sync, AmmSyncBatch *batch, guint sen
 /* The deliveries, in order (conversations by their oldest new message, messages oldest
  * first). Marks them delivered. Array of AmmDelivery*, owning refs. */
 GPtrArray *amm_sync_batch_take_deliveries (AmmSync *sync, AmmSyncBatch *batch);
-/* Adopt the batch's lastUpdated as the cursor; TRUE if it changed. */
+/* Adopt the batch's lastUpdated as the cursor (a chunked batch: its ids document's, and the
+ * messages of every chunk); TRUE if it changed. */
 gboolean amm_sync_commit (AmmSync *sync, AmmSyncBatch *batch);
 
 G_END_DECLS

@@ -78,6 +78,7 @@ main (int argc, char **argv)
     .max_message_count = 50,
     .max_text_length = 10000,
     .ping_interval = 30,
+    .max_ids_limit = 100,
   };
   g_autofree char *host = NULL, *cert = NULL, *key = NULL, *seed = NULL, *state = NULL;
   g_autofree char *api = NULL, *port_file = NULL, *bot = NULL;
@@ -86,7 +87,8 @@ main (int argc, char **argv)
   int port = AMM_DEFAULT_PORT, control_port = -1;
   int max_message_count = 50, max_text_length = 10000, ping_interval = 30;
   gint64 max_image = 10485760, max_video = 104857600, max_audio = 20971520, max_generic = 10485760;
-  gboolean no_rich_content = FALSE;
+  gboolean no_rich_content = FALSE, no_conversation_ids = FALSE;
+  int max_ids_limit = 100;
   GOptionEntry entries[] = {
     { "host", 0, 0, G_OPTION_ARG_STRING, &host, "IP address to listen on (default 127.0.0.1)", "ADDR" },
     { "port", 0, 0, G_OPTION_ARG_INT, &port, "Port to listen on (default 8443; 0 = ephemeral)", "N" },
@@ -109,6 +111,8 @@ main (int argc, char **argv)
     { "max-audio-size", 0, 0, G_OPTION_ARG_INT64, &max_audio, "Largest audio attachment in bytes (default 20971520; 0 = no limit)", "N" },
     { "max-generic-size", 0, 0, G_OPTION_ARG_INT64, &max_generic, "Largest other attachment in bytes (default 10485760; 0 = no limit)", "N" },
     { "no-rich-content", 0, 0, G_OPTION_ARG_NONE, &no_rich_content, "richContent false: only image, video and audio attachments (others 415)", NULL },
+    { "max-ids-limit", 0, 0, G_OPTION_ARG_INT, &max_ids_limit, "Most conversation ids in one by-id listing, announced as maxIdsLimit (default 100; 0 = not announced, no limit)", "N" },
+    { "no-conversation-ids", 0, 0, G_OPTION_ARG_NONE, &no_conversation_ids, "No conversations.ids.v1 on GET conversations (406), as a server without it", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log every request (method, path, status, user, bytes; never credentials)", NULL },
     { NULL }
   };
@@ -133,7 +137,7 @@ main (int argc, char **argv)
     return 2;
   }
   if (port < 0 || port > 65535 || control_port > 65535 || max_message_count < 1
-      || max_text_length < 0 || ping_interval < 1) {
+      || max_text_length < 0 || ping_interval < 1 || max_ids_limit < 0) {
     g_printerr ("amm-server: bad numeric option\n");
     return 2;
   }
@@ -161,6 +165,8 @@ main (int argc, char **argv)
   opt.max_audio_size = max_audio;
   opt.max_generic_size = max_generic;
   opt.no_rich_content = no_rich_content;
+  opt.max_ids_limit = max_ids_limit;
+  opt.no_conversation_ids = no_conversation_ids;
 
   server = amm_server_new (&opt, &error);
   if (!server || !amm_server_listen (server, &error)) {

@@ -153,7 +153,8 @@ discovery_document (Req *r, gboolean v4)
   json_builder_set_member_name (b, "limits");
   json_builder_begin_object (b);
   b_int (b, "maxMessageCount", server->opt.max_message_count);
-  b_int (b, "maxIdsLimit", 100);
+  if (server->opt.max_ids_limit > 0)
+    b_int (b, "maxIdsLimit", server->opt.max_ids_limit);
   json_builder_end_object (b);
   if (v4) {
     json_builder_set_member_name (b, "requestTypes");
@@ -305,6 +306,79 @@ list_document (AmmServer *server, const char *user, const char *base, gboolean i
   return json_builder_get_root (b);
 }
 
+/* conversations.ids.v1: the ids of the conversations list_document would embed (full: the
+ * active ones; incremental: every one changed at or after `after`), newest change first. */
+static JsonNode *
+ids_document (AmmServer *server, const char *user, const char *base, gboolean incremental, gint64 after)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (GPtrArray) convs = amm_state_user_conversations (server->state, user);
+  g_autofree char *href = amm_conversations_href (base);
+  g_autofree char *last = amm_time_format (amm_state_user_last_updated (server->state, user));
+
+  g_ptr_array_sort_with_data (convs, compare_last_updated_desc, (gpointer) user);
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "conversationIds");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < convs->len; i++) {
+    AmmConversation *c = convs->pdata[i];
+    AmmParticipant *me = amm_conversation_find_participant (c, user);
+    gint64 updated = amm_conversation_last_updated_for (c, user);
+
+    if (incremental ? updated < after : (!amm_conversation_is_active_participant (c, user) || c->closed))
+      continue;
+    g_autofree char *chref = g_strdup_printf ("%s/%s", href, c->id);
+    g_autofree char *accessed = amm_time_format (me ? me->last_accessed : 0);
+    g_autofree char *upd = amm_time_format (updated);
+    json_builder_begin_object (b);
+    b_str (b, "id", c->id);
+    b_str (b, "href", chref);
+    b_str (b, "lastAccessedTime", accessed);
+    b_str (b, "lastUpdated", upd);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  b_str (b, "href", href);
+  b_str (b, "lastUpdated", last);
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
+/* The `id` parameters of the query, in order (GET C?id=a&id=b); NULL when there are none. */
+static GStrv
+query_ids (Req *r)
+{
+  const char *query = g_uri_get_query (r->uri);
+  g_autoptr (GStrvBuilder) sb = g_strv_builder_new ();
+  g_auto (GStrv) pairs = query ? g_strsplit (query, "&", -1) : NULL;
+  gboolean any = FALSE;
+
+  for (guint i = 0; pairs && pairs[i]; i++) {
+    if (!g_str_has_prefix (pairs[i], "id="))
+      continue;
+    g_autofree char *v = g_uri_unescape_string (pairs[i] + 3, NULL);
+    if (v) {
+      g_strv_builder_add (sb, v);
+      any = TRUE;
+    }
+  }
+  return any ? g_strv_builder_end (sb) : NULL;
+}
+
+/* More ids than maxIdsLimit: 400. */
+static gboolean
+ids_within_limit (Req *r, const char * const *ids)
+{
+  int limit = r->server->opt.max_ids_limit;
+
+  if (ids && limit > 0 && g_strv_length ((GStrv) ids) > (guint) limit) {
+    g_autofree char *text = g_strdup_printf ("At most %d conversation ids (maxIdsLimit)", limit);
+    amm_respond_error (r->msg, 400, "INVALID_PARAMETER", text, NULL);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 JsonNode *
 amm_rest_list_document (AmmServer *server, const char *user, const char *base,
                         gboolean incremental, gint64 after)
@@ -327,10 +401,18 @@ user_changed_since (AmmServer *server, const char *user, gint64 after)
 static void
 handle_list_get (Req *r, GHashTable *query)
 {
-  static const char * const types_3[] = { AMM_TYPE_CONVERSATIONS_V2, AMM_TYPE_CONVERSATIONS_V1, NULL };
-  static const char * const types_21[] = { AMM_TYPE_CONVERSATIONS_V1, NULL };
-  const char *type = amm_negotiate (r->msg, r->server->opt.api == AMM_API_2_1 ? types_21 : types_3);
+  static const char * const types_3[] = { AMM_TYPE_CONVERSATIONS_V2, AMM_TYPE_CONVERSATIONS_V1,
+                                          AMM_TYPE_CONVERSATION_IDS, NULL };
+  static const char * const types_21[] = { AMM_TYPE_CONVERSATIONS_V1, AMM_TYPE_CONVERSATION_IDS, NULL };
+  /* --no-conversation-ids: the lists without their last entry */
+  static const char * const types_3_no_ids[] = { AMM_TYPE_CONVERSATIONS_V2, AMM_TYPE_CONVERSATIONS_V1, NULL };
+  static const char * const types_21_no_ids[] = { AMM_TYPE_CONVERSATIONS_V1, NULL };
+  gboolean ids_ok = !r->server->opt.no_conversation_ids;
+  const char *type = amm_negotiate (r->msg, r->server->opt.api == AMM_API_2_1
+                                            ? (ids_ok ? types_21 : types_21_no_ids)
+                                            : (ids_ok ? types_3 : types_3_no_ids));
   const char *after_s = query_get (query, "after");
+  g_auto (GStrv) ids = NULL;
   const char *timeout_s = soup_message_headers_get_one (
       soup_server_message_get_request_headers (r->msg), AMM_HEADER_REQUEST_TIMEOUT);
   gint64 after = 0;
@@ -340,6 +422,19 @@ handle_list_get (Req *r, GHashTable *query)
     return;
   if (after_s && !amm_time_parse (after_s, &after)) {
     amm_respond_error (r->msg, 400, "INVALID_PARAMETER", "\"after\" is not an ISO-8601 date", NULL);
+    return;
+  }
+  if (g_str_equal (type, AMM_TYPE_CONVERSATION_IDS)) {
+    doc = ids_document (r->server, r->user->address, r->base, after_s != NULL, after);
+    amm_respond_json (r->msg, 200, type, doc);
+    return;
+  }
+  ids = query_ids (r);
+  if (ids) { /* by id: unknown ids and conversations the user is not in are omitted */
+    if (!ids_within_limit (r, (const char * const *) ids))
+      return;
+    doc = list_document (r->server, r->user->address, r->base, FALSE, 0, (const char * const *) ids);
+    amm_respond_json (r->msg, 200, type, doc);
     return;
   }
   if (after_s && timeout_s) {
@@ -409,6 +504,8 @@ handle_list_post (Req *r)
         g_strv_builder_add (idb, json_node_get_string (e));
     }
     ids = g_strv_builder_end (idb);
+    if (!ids_within_limit (r, (const char * const *) ids))
+      return;
   }
   doc = list_document (r->server, r->user->address, r->base,
                        after_node && !JSON_NODE_HOLDS_NULL (after_node), after,

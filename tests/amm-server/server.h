@@ -36,6 +36,8 @@ typedef struct {
   gint64 max_audio_size;
   gint64 max_generic_size;
   gboolean no_rich_content;  /* generic (non image/video/audio) attachments refused, 415 */
+  int max_ids_limit;         /* conversationsResource.limits.maxIdsLimit; 0 = not announced, no limit */
+  gboolean no_conversation_ids; /* no conversations.ids.v1 on GET C (406, as an older server) */
 } AmmServerOptions;
 
 typedef struct _AmmChannel AmmChannel;

@@ -4,6 +4,7 @@
  * Every wait has a deadline: a test fails, it never hangs.
  */
 #include <gio/gio.h>
+#include <stdio.h>
 #include <string.h>
 #include "amm-client.h"
 #include "amm-protocol.h"
@@ -561,6 +562,125 @@ test_sync_paging (void)
   finish (w);
 }
 
+/* --- large listings: ids, then chunks (docs/protocol.md §6 "Large listings") ------------------- */
+
+#define BIG_CAP (64 * 1024) /* the client's answer cap in these tests */
+
+/* `convs` new conversations of alice with `msgs` unread messages each ("gen <i>/<j>"). */
+static void
+generate_for_alice (AmmTestServer *server, guint convs, guint msgs)
+{
+  g_autofree char *body = g_strdup_printf (
+      "{\"user\":\"" ALICE "\",\"conversations\":%u,\"messages\":%u,\"groupEvery\":4,"
+      "\"senders\":[\"" BOB "\",\"carol@example.com\"]}", convs, msgs);
+  guint status = 0;
+  JsonNode *n = amm_test_server_control (server, "POST", "/control/generate", body, &status);
+  g_assert_cmpuint (status, ==, 200);
+  g_assert_nonnull (n);
+  json_node_unref (n);
+}
+
+/* Every delivery once; within each conversation "gen <i>/<j>" with j = first, first+1, … in
+ * order; `per_conv` of them in each of `convs` conversations. */
+static void
+check_generated (Watch *w, guint convs, guint first, guint per_conv)
+{
+  g_autoptr (GHashTable) ids = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GHashTable) next = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, NULL);
+  g_assert_cmpuint (w->received->len, ==, convs * per_conv);
+  for (guint k = 0; k < w->received->len; k++) {
+    Received *r = got (w, k);
+    g_assert_false (g_hash_table_contains (ids, r->id));
+    g_hash_table_add (ids, r->id);
+    guint i = 0, j = 0;
+    g_assert_cmpint (sscanf (r->body, "gen %u/%u", &i, &j), ==, 2);
+    guint expect = GPOINTER_TO_UINT (g_hash_table_lookup (next, r->thread_id));
+    if (!g_hash_table_contains (next, r->thread_id))
+      expect = first;
+    g_assert_cmpuint (j, ==, expect);
+    g_hash_table_insert (next, r->thread_id, GUINT_TO_POINTER (j + 1));
+  }
+  g_assert_cmpuint (g_hash_table_size (next), ==, convs);
+}
+
+/* 60 conversations × 5 messages, 5 embedded: the single listing (~190 KB) is over the 64 KiB
+ * cap; ids and chunks of 10 (maxIdsLimit) get everything, once, in order. Then 40 more
+ * conversations × 8 messages while alice is away: the incremental listing is over the cap
+ * too, so it goes by ids (after=) and chunks, paging back to the cursor; a third login with
+ * the cursor gets nothing. */
+static void
+check_big_sync (const char *api)
+{
+  g_autoptr (AmmTestServer) server = amm_test_server_start ("--api", api, "--max-message-count", "5",
+                                                            "--max-ids-limit", "10", NULL);
+  generate_for_alice (server, 60, 5);
+  AmmClient *c = connected_client (server, ALICE, "alice-pw", NULL);
+  amm_client_set_max_response_bytes (c, BIG_CAP);
+  Watch *w = watch (c);
+  amm_client_start_sync (c, NULL);
+  wait_received (w, 300);
+  g_assert_true (wait_for (is_up, w, WAIT_MS));
+  spin (300);
+  check_generated (w, 60, 0, 5);
+  g_assert_cmpuint (w->cursor_changes, ==, 1); /* committed once, after the last chunk */
+  g_autofree char *cursor = g_strdup (w->cursor);
+  finish (w);
+
+  generate_for_alice (server, 40, 8);
+  c = connected_client (server, ALICE, "alice-pw", NULL);
+  amm_client_set_max_response_bytes (c, BIG_CAP);
+  w = watch (c);
+  amm_client_start_sync (c, cursor);
+  wait_received (w, 320);
+  spin (500);
+  check_generated (w, 40, 0, 8);
+  g_assert_nonnull (w->cursor);
+  g_assert_cmpstr (w->cursor, !=, cursor);
+  g_autofree char *cursor2 = g_strdup (w->cursor);
+  finish (w);
+
+  c = connected_client (server, ALICE, "alice-pw", NULL);
+  amm_client_set_max_response_bytes (c, BIG_CAP);
+  w = watch (c);
+  amm_client_start_sync (c, cursor2);
+  g_assert_true (wait_for (is_up, w, WAIT_MS) || w->received->len == 0);
+  spin (500);
+  g_assert_cmpuint (w->received->len, ==, 0);
+  finish (w);
+}
+
+static void test_big_sync_32 (void) { check_big_sync ("3.2"); }
+static void test_big_sync_3 (void) { check_big_sync ("3"); }
+static void test_big_sync_21 (void) { check_big_sync ("2.1"); }
+
+/* A server without conversations.ids.v1 answers the ids request 406: the client lists in one
+ * request, as before, and still gets everything once. */
+static void
+test_big_sync_no_ids (void)
+{
+  g_autoptr (AmmTestServer) server = amm_test_server_start ("--no-conversation-ids", "--max-message-count", "5",
+                                                            NULL);
+  generate_for_alice (server, 12, 3);
+  AmmClient *c = connected_client (server, ALICE, "alice-pw", NULL);
+  Watch *w = watch (c);
+  amm_client_start_sync (c, NULL);
+  wait_received (w, 36);
+  g_assert_true (wait_for (is_up, w, WAIT_MS));
+  spin (300);
+  check_generated (w, 12, 0, 3);
+  g_autofree char *cursor = g_strdup (w->cursor);
+  finish (w);
+
+  generate_for_alice (server, 3, 2);
+  c = connected_client (server, ALICE, "alice-pw", NULL);
+  w = watch (c);
+  amm_client_start_sync (c, cursor);
+  wait_received (w, 6);
+  spin (300);
+  check_generated (w, 3, 0, 2);
+  finish (w);
+}
+
 static void
 test_send_and_reuse (void)
 {
@@ -828,6 +948,10 @@ main (int argc, char **argv)
   g_test_add_func ("/client/sync/first-login", test_sync_first_login);
   g_test_add_func ("/client/sync/resume", test_sync_resume);
   g_test_add_func ("/client/sync/paging", test_sync_paging);
+  g_test_add_func ("/client/sync/big/3.2", test_big_sync_32);
+  g_test_add_func ("/client/sync/big/3", test_big_sync_3);
+  g_test_add_func ("/client/sync/big/2.1", test_big_sync_21);
+  g_test_add_func ("/client/sync/big/no-ids", test_big_sync_no_ids);
   g_test_add_func ("/client/send/new-then-reuse", test_send_and_reuse);
   g_test_add_func ("/client/sync/from-self", test_from_self_other_device);
   g_test_add_func ("/client/reconnect/websocket", test_reconnect_websocket);

@@ -564,6 +564,83 @@ test_send_and_list (void)
   g_assert_cmpstr (path_str (inc_left->json, "$.conversations[0].messages[0].event.type"), ==, "LEFT");
 }
 
+/* conversations.ids.v1 on GET C (after= as the incremental listing), the by-id listings
+ * (3.2 POST {ids}, GET ?id=) within maxIdsLimit, and --no-conversation-ids (406). */
+static void
+test_conversation_ids (void)
+{
+  const char *args[] = { "--max-ids-limit", "2", NULL };
+  g_autoptr (AmmTestServer) srv = amm_test_server_startv (args);
+  g_autoptr (SoupSession) session = new_session (srv);
+  g_autofree char *t1 = send_rest (session, srv, ALICE, BOB, NULL, "one");
+  g_autofree char *t2 = send_rest (session, srv, ALICE, CAROL, NULL, "two");
+  g_autofree char *t3 = send_rest (session, srv, BOB, CAROL, NULL, "not alice's");
+  g_autofree char *c = conversations_href (session, srv, ALICE);
+  g_autoptr (Resp) disc = NULL;
+  JsonObject *d = discover (session, srv, ALICE, &disc);
+  g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (
+      json_object_get_object_member (d, "conversationsResource"), "limits"), "maxIdsLimit"), ==, 2);
+
+  g_autoptr (Resp) full = list_post (session, srv, ALICE, "{}");
+  g_autoptr (Resp) ids = http (session, srv, "GET", c, ALICE, ACCEPT (AMM_TYPE_CONVERSATION_IDS), NULL, NULL);
+  g_assert_cmpuint (ids->status, ==, 200);
+  g_assert_cmpstr (ids->content_type, ==, AMM_TYPE_CONVERSATION_IDS);
+  JsonArray *a = json_object_get_array_member (obj (ids), "conversationIds");
+  g_assert_cmpuint (json_array_get_length (a), ==, 2);
+  JsonObject *e0 = json_array_get_object_element (a, 0);
+  g_assert_cmpstr (json_object_get_string_member (e0, "id"), ==, t2); /* newest change first */
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (a, 1), "id"), ==, t1);
+  g_assert_true (json_object_has_member (e0, "href") && json_object_has_member (e0, "lastAccessedTime")
+                 && json_object_has_member (e0, "lastUpdated"));
+  g_assert_cmpstr (json_object_get_string_member (obj (ids), "lastUpdated"), ==,
+                   json_object_get_string_member (obj (full), "lastUpdated"));
+  g_assert_true (json_object_has_member (obj (ids), "href"));
+
+  /* after= (inclusive) */
+  g_autofree char *esc = g_uri_escape_string (json_object_get_string_member (e0, "lastUpdated"), NULL, FALSE);
+  g_autofree char *after_url = g_strdup_printf ("%s?after=%s", c, esc);
+  g_autoptr (Resp) inc = http (session, srv, "GET", after_url, ALICE, ACCEPT (AMM_TYPE_CONVERSATION_IDS), NULL, NULL);
+  g_assert_cmpuint (inc->status, ==, 200);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (obj (inc), "conversationIds")), ==, 1);
+
+  /* by id: unknown and foreign ids are omitted; more than maxIdsLimit is 400 */
+  g_autofree char *by_id = g_strdup_printf ("%s?id=%s&id=%s", c, t1, t3);
+  g_autoptr (Resp) got = http (session, srv, "GET", by_id, ALICE, ACCEPT (AMM_TYPE_CONVERSATIONS_V2), NULL, NULL);
+  g_assert_cmpuint (got->status, ==, 200);
+  g_assert_cmpuint (json_array_get_length (conversations_of (got)), ==, 1);
+  g_assert_cmpstr (path_str (got->json, "$.conversations[0].id"), ==, t1);
+  g_autofree char *too_many = g_strdup_printf ("%s?id=%s&id=%s&id=nope", c, t1, t2);
+  g_autoptr (Resp) over = http (session, srv, "GET", too_many, ALICE, ACCEPT (AMM_TYPE_CONVERSATIONS_V2), NULL, NULL);
+  assert_error_doc (over, 400);
+  g_autofree char *filter = g_strdup_printf ("{\"ids\":[{\"id\":\"%s\"},{\"id\":\"%s\"}]}", t2, t3);
+  g_autoptr (Resp) posted = list_post (session, srv, ALICE, filter);
+  g_assert_cmpuint (posted->status, ==, 200);
+  g_assert_cmpuint (json_array_get_length (conversations_of (posted)), ==, 1);
+  g_assert_cmpstr (path_str (posted->json, "$.conversations[0].id"), ==, t2);
+  g_autofree char *filter3 = g_strdup_printf ("{\"ids\":[{\"id\":\"%s\"},{\"id\":\"%s\"},{\"id\":\"x\"}]}",
+                                              t1, t2);
+  g_autoptr (Resp) posted3 = list_post (session, srv, ALICE, filter3);
+  assert_error_doc (posted3, 400);
+
+  /* strict Accept */
+  g_autoptr (Resp) bad = http (session, srv, "GET", c, ALICE, ACCEPT (AMM_MEDIA ("conversations.ids.v9")), NULL, NULL);
+  assert_error_doc (bad, 406);
+
+  /* a server without conversation ids */
+  const char *args2[] = { "--no-conversation-ids", "--max-ids-limit", "0", NULL };
+  g_autoptr (AmmTestServer) old = amm_test_server_startv (args2);
+  g_autoptr (SoupSession) s2 = new_session (old);
+  g_autofree char *c2 = conversations_href (s2, old, ALICE);
+  g_autoptr (Resp) refused = http (s2, old, "GET", c2, ALICE, ACCEPT (AMM_TYPE_CONVERSATION_IDS), NULL, NULL);
+  assert_error_doc (refused, 406);
+  g_autoptr (Resp) plain = http (s2, old, "GET", c2, ALICE, ACCEPT (AMM_TYPE_CONVERSATIONS_V2), NULL, NULL);
+  g_assert_cmpuint (plain->status, ==, 200);
+  g_autoptr (Resp) disc2 = NULL;
+  JsonObject *d2 = discover (s2, old, ALICE, &disc2);
+  g_assert_false (json_object_has_member (json_object_get_object_member (
+      json_object_get_object_member (d2, "conversationsResource"), "limits"), "maxIdsLimit"));
+}
+
 static void
 test_pages (void)
 {
@@ -1319,6 +1396,7 @@ main (int argc, char **argv)
   g_test_add_func ("/server/cors", test_cors);
   g_test_add_func ("/server/send-and-list", test_send_and_list);
   g_test_add_func ("/server/pages", test_pages);
+  g_test_add_func ("/server/conversation-ids", test_conversation_ids);
   g_test_add_func ("/server/validate-and-read", test_validate_and_read);
   g_test_add_func ("/server/conversation-rules", test_conversation_rules);
   g_test_add_func ("/server/websocket", test_websocket);
