@@ -14,6 +14,7 @@
 #include "amm-client.h"
 #include "amm-protocol.h"
 #include "amm-test-server.h"
+#include "amm-test-loop.h"
 
 #define ALICE "alice@example.com"
 #define BOB   "bob@example.com"
@@ -21,26 +22,6 @@
 #define WAIT_MS 30000
 
 /* ---- waiting ---- */
-
-static gboolean
-wake (gpointer data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-typedef gboolean (*Pred) (gpointer data);
-
-static gboolean
-wait_for (Pred pred, gpointer data, guint timeout_ms)
-{
-  gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-  guint tick = g_timeout_add (20, wake, NULL);
-  gboolean ok;
-  while (!(ok = pred (data)) && g_get_monotonic_time () < end)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (tick);
-  return ok;
-}
 
 typedef struct {
   gboolean      done;
@@ -128,7 +109,7 @@ connected_client (AmmTestServer *server, const char *user, const char *password)
   g_assert_no_error (error);
   Op op = { 0 };
   amm_client_connect_async (c, NULL, on_connect, &op);
-  g_assert_true (wait_for (op_done, &op, WAIT_MS));
+  g_assert_true (amm_test_wait_for (op_done, &op, WAIT_MS));
   g_assert_no_error (op.error);
   return c;
 }
@@ -423,7 +404,7 @@ send_file (AmmClient *c, const char *thread_id, const char *to, const char *body
   const char *tos[] = { to, NULL };
   amm_client_send_file_async (c, thread_id, to ? tos : NULL, body, path, NULL, on_progress, op,
                               op->cancel_at, on_sent, op);
-  g_assert_true (wait_for (op_done, op, WAIT_MS * 4));
+  g_assert_true (amm_test_wait_for (op_done, op, WAIT_MS * 4));
   return op->result;
 }
 
@@ -453,7 +434,7 @@ roundtrip (AmmTestServer *server, const char *name, const guint8 *header, gsize 
   g_autofree char *dest = tmp_path ("downloaded.bin");
   Op d = { 0 };
   amm_client_download_async (bob, part, dest, on_progress, &d, NULL, on_downloaded, &d);
-  g_assert_true (wait_for (op_done, &d, WAIT_MS));
+  g_assert_true (amm_test_wait_for (op_done, &d, WAIT_MS));
   g_assert_no_error (d.error);
   g_assert_cmpuint (d.progress_done, ==, size);
   g_autofree char *got = file_sha256 (dest);
@@ -465,7 +446,7 @@ roundtrip (AmmTestServer *server, const char *name, const guint8 *header, gsize 
   g_autoptr (AmmClient) carol = connected_client (server, CAROL, "carol-pw");
   Op c = { 0 };
   amm_client_download_async (carol, part, dest, NULL, NULL, NULL, on_downloaded, &c);
-  g_assert_true (wait_for (op_done, &c, WAIT_MS));
+  g_assert_true (amm_test_wait_for (op_done, &c, WAIT_MS));
   g_assert_error (c.error, AMM_ERROR, AMM_ERROR_FORBIDDEN);
   g_assert_false (g_file_test (dest, G_FILE_TEST_EXISTS));
   op_clear (&c);
@@ -510,7 +491,7 @@ test_thread_and_bytes (void)
 
   Op b = { 0 };
   amm_client_download_bytes_async (alice, m2->parts->pdata[0], 256 * 1024, NULL, on_downloaded_bytes, &b);
-  g_assert_true (wait_for (op_done, &b, WAIT_MS));
+  g_assert_true (amm_test_wait_for (op_done, &b, WAIT_MS));
   g_assert_no_error (b.error);
   g_autofree char *contents = NULL;
   gsize len;
@@ -520,7 +501,7 @@ test_thread_and_bytes (void)
 
   Op small = { 0 };
   amm_client_download_bytes_async (alice, m2->parts->pdata[0], 100, NULL, on_downloaded_bytes, &small);
-  g_assert_true (wait_for (op_done, &small, WAIT_MS));
+  g_assert_true (amm_test_wait_for (op_done, &small, WAIT_MS));
   g_assert_error (small.error, AMM_ERROR, AMM_ERROR_TOO_LARGE);
   op_clear (&small);
   g_unlink (path);
@@ -653,7 +634,7 @@ test_download_faults (void)
   g_assert_cmpuint (status, ==, 200);
   Op d = { 0 };
   amm_client_download_async (bob, part, dest, on_progress, &d, NULL, on_downloaded, &d);
-  g_assert_true (wait_for (op_done, &d, WAIT_MS));
+  g_assert_true (amm_test_wait_for (op_done, &d, WAIT_MS));
   g_assert_false (d.ok);
   g_assert_error (d.error, AMM_ERROR, AMM_ERROR_NETWORK);
   g_assert_nonnull (strstr (d.error->message, "cut short"));
@@ -667,7 +648,7 @@ test_download_faults (void)
   wrong.size = part->size + 1;
   Op w = { 0 };
   amm_client_download_async (bob, &wrong, dest, NULL, NULL, NULL, on_downloaded, &w);
-  g_assert_true (wait_for (op_done, &w, WAIT_MS));
+  g_assert_true (amm_test_wait_for (op_done, &w, WAIT_MS));
   g_assert_error (w.error, AMM_ERROR, AMM_ERROR_MALFORMED);
   g_assert_false (g_file_test (dest, G_FILE_TEST_EXISTS));
   op_clear (&w);
@@ -676,7 +657,7 @@ test_download_faults (void)
   g_autoptr (GCancellable) cancel = g_cancellable_new ();
   Op c = { .cancel_at = cancel, .cancel_after = 512 * 1024 };
   amm_client_download_async (bob, part, dest, on_progress, &c, cancel, on_downloaded, &c);
-  g_assert_true (wait_for (op_done, &c, WAIT_MS));
+  g_assert_true (amm_test_wait_for (op_done, &c, WAIT_MS));
   g_assert_error (c.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_false (g_file_test (dest, G_FILE_TEST_EXISTS));
   op_clear (&c);
@@ -690,7 +671,7 @@ test_download_faults (void)
   g_assert_cmpint (reader, >=, 0);
   Op ip = { 0 };
   amm_client_download_async (bob, part, dest, NULL, NULL, NULL, on_downloaded, &ip);
-  g_assert_true (wait_for (op_done, &ip, WAIT_MS));
+  g_assert_true (amm_test_wait_for (op_done, &ip, WAIT_MS));
   g_assert_no_error (ip.error);
   GStatBuf after;
   g_assert_cmpint (g_stat (dest, &after), ==, 0);
@@ -704,7 +685,7 @@ test_download_faults (void)
   amm_test_server_control (server, "POST", "/control/fault", "{\"truncateDownloads\":true}", &status);
   Op k = { 0 };
   amm_client_download_async (bob, part, dest, NULL, NULL, NULL, on_downloaded, &k);
-  g_assert_true (wait_for (op_done, &k, WAIT_MS));
+  g_assert_true (amm_test_wait_for (op_done, &k, WAIT_MS));
   g_assert_error (k.error, AMM_ERROR, AMM_ERROR_NETWORK);
   op_clear (&k);
   g_assert_false (g_file_test (dest, G_FILE_TEST_EXISTS));
@@ -728,7 +709,7 @@ test_foreign_url (void)
                      .disposition = (char *) "attachment; filename=\"x.jpg\"", .media = (char *) urls[i] };
     Op op = { 0 };
     amm_client_download_async (bob, &part, dest, NULL, NULL, NULL, on_downloaded, &op);
-    g_assert_true (wait_for (op_done, &op, WAIT_MS));
+    g_assert_true (amm_test_wait_for (op_done, &op, WAIT_MS));
     g_assert_error (op.error, AMM_ERROR, AMM_ERROR_REJECTED);
     if (i == 0)
       g_assert_nonnull (strstr (op.error->message, "evil.example.com"));

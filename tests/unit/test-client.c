@@ -11,6 +11,7 @@
 #include "amm-test-server.h"
 #include "amm-backoff.h"
 #include "amm-http.h"
+#include "amm-test-loop.h"
 
 #define ALICE "alice@example.com"
 #define BOB   "bob@example.com"
@@ -45,41 +46,6 @@ received_free (Received *r)
   g_free (r->body);
   g_free (r->from);
   g_free (r);
-}
-
-/* --- waiting ------------------------------------------------------------------------------ */
-
-static gboolean
-wake (gpointer data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-typedef gboolean (*Pred) (gpointer data);
-
-/* Iterate the main loop until pred(data) or the deadline. */
-static gboolean
-wait_for (Pred pred, gpointer data, guint timeout_ms)
-{
-  gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-  guint tick = g_timeout_add (20, wake, NULL);
-  gboolean ok;
-  while (!(ok = pred (data)) && g_get_monotonic_time () < end)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (tick);
-  return ok;
-}
-
-static gboolean
-never (gpointer data)
-{
-  return FALSE;
-}
-
-static void
-spin (guint ms)
-{
-  wait_for (never, NULL, ms);
 }
 
 /* --- client helpers ------------------------------------------------------------------------- */
@@ -124,7 +90,7 @@ connect_client (AmmClient *client, GError **error)
 {
   Op op = { 0 };
   amm_client_connect_async (client, NULL, on_connect, &op);
-  g_assert_true (wait_for (op_done, &op, WAIT_MS));
+  g_assert_true (amm_test_wait_for (op_done, &op, WAIT_MS));
   if (!op.ok)
     g_propagate_error (error, op.error);
   return op.ok;
@@ -231,7 +197,7 @@ finish (Watch *w)
 {
   amm_client_shutdown (w->client);
   w->shut = TRUE;
-  spin (100);
+  amm_test_spin (100);
   g_assert_cmpuint (w->signals_after_shutdown, ==, 0);
   g_signal_handlers_disconnect_by_data (w->client, w);
   g_object_unref (w->client);
@@ -264,7 +230,7 @@ static void
 wait_received (Watch *w, guint n)
 {
   Count c = { w, n };
-  if (!wait_for (has_n, &c, WAIT_MS))
+  if (!amm_test_wait_for (has_n, &c, WAIT_MS))
     g_error ("waited for %u messages, got %u", n, w->received->len);
 }
 
@@ -297,7 +263,7 @@ send_text (AmmClient *c, const char *thread_id, const char *to, const char *body
   Op op = { 0 };
   const char *tos[] = { to, NULL };
   amm_client_send_text_async (c, thread_id, to ? tos : NULL, body, NULL, on_sent, &op);
-  g_assert_true (wait_for (op_done, &op, WAIT_MS));
+  g_assert_true (amm_test_wait_for (op_done, &op, WAIT_MS));
   g_assert_no_error (op.error);
   return op.result;
 }
@@ -413,7 +379,7 @@ test_tls_ca_file (void)
   /* and the wss:// channel works through the same trust store */
   Watch *w = watch (c);
   amm_client_start_sync (c, NULL);
-  g_assert_true (wait_for (is_up, w, WAIT_MS));
+  g_assert_true (amm_test_wait_for (is_up, w, WAIT_MS));
   g_assert_cmpint (amm_client_get_channel_kind (c), ==, AMM_CHANNEL_WEBSOCKET);
   send_as (server, BOB, ALICE, NULL, "over tls");
   wait_received (w, 1);
@@ -451,14 +417,14 @@ check_delivery (const char *first_arg, const char *second_arg, guint poll_second
   g_assert_no_error (error);
   Watch *w = watch (c);
   amm_client_start_sync (c, NULL);
-  g_assert_true (wait_for (is_up, w, WAIT_MS));
+  g_assert_true (amm_test_wait_for (is_up, w, WAIT_MS));
   g_assert_cmpint (amm_client_get_channel_kind (c), ==, expected);
   g_assert_cmpint (w->up_kind, ==, expected);
   g_autofree char *first_cursor = g_strdup (w->cursor);
 
   send_as (server, BOB, ALICE, NULL, "hello alice");
   wait_received (w, 1);
-  spin (poll_seconds ? poll_seconds * 1000 + 500 : 500); /* a second delivery would show now */
+  amm_test_spin (poll_seconds ? poll_seconds * 1000 + 500 : 500); /* a second delivery would show now */
   g_assert_cmpuint (w->received->len, ==, 1);
   g_assert_cmpstr (got (w, 0)->body, ==, "hello alice");
   g_assert_cmpstr (got (w, 0)->from, ==, BOB);
@@ -468,7 +434,7 @@ check_delivery (const char *first_arg, const char *second_arg, guint poll_second
   /* and a reply in the same conversation */
   send_as (server, BOB, NULL, got (w, 0)->thread_id, "second");
   wait_received (w, 2);
-  spin (poll_seconds ? poll_seconds * 1000 + 500 : 300);
+  amm_test_spin (poll_seconds ? poll_seconds * 1000 + 500 : 300);
   g_assert_cmpuint (w->received->len, ==, 2);
   g_assert_cmpstr (got (w, 1)->body, ==, "second");
   g_assert_null (w->lost);
@@ -491,8 +457,8 @@ test_sync_first_login (void)
   AmmClient *c = connected_client (server, ALICE, "alice-pw", NULL);
   Watch *w = watch (c);
   amm_client_start_sync (c, NULL);
-  g_assert_true (wait_for (is_up, w, WAIT_MS));
-  spin (300);
+  g_assert_true (amm_test_wait_for (is_up, w, WAIT_MS));
+  amm_test_spin (300);
   g_assert_cmpuint (w->received->len, ==, 1);
   g_assert_cmpstr (got (w, 0)->body, ==, "while you were out");
   finish (w);
@@ -505,10 +471,10 @@ test_sync_resume (void)
   AmmClient *c = connected_client (server, ALICE, "alice-pw", NULL);
   Watch *w = watch (c);
   amm_client_start_sync (c, NULL);
-  g_assert_true (wait_for (is_up, w, WAIT_MS));
+  g_assert_true (amm_test_wait_for (is_up, w, WAIT_MS));
   send_as (server, BOB, ALICE, NULL, "before");
   wait_received (w, 1);
-  spin (200);
+  amm_test_spin (200);
   g_autofree char *cursor = g_strdup (w->cursor);
   g_autofree char *thread = g_strdup (got (w, 0)->thread_id);
   finish (w);
@@ -521,7 +487,7 @@ test_sync_resume (void)
   w = watch (c);
   amm_client_start_sync (c, cursor);
   wait_received (w, 3);
-  spin (500);
+  amm_test_spin (500);
   g_assert_cmpuint (w->received->len, ==, 3);
   g_assert_cmpstr (got (w, 0)->body, ==, "one");
   g_assert_cmpstr (got (w, 1)->body, ==, "two");
@@ -537,10 +503,10 @@ test_sync_paging (void)
   AmmClient *c = connected_client (server, ALICE, "alice-pw", NULL);
   Watch *w = watch (c);
   amm_client_start_sync (c, NULL);
-  g_assert_true (wait_for (is_up, w, WAIT_MS));
+  g_assert_true (amm_test_wait_for (is_up, w, WAIT_MS));
   send_as (server, BOB, ALICE, NULL, "start");
   wait_received (w, 1);
-  spin (200);
+  amm_test_spin (200);
   g_autofree char *cursor = g_strdup (w->cursor);
   g_autofree char *thread = g_strdup (got (w, 0)->thread_id);
   finish (w);
@@ -553,7 +519,7 @@ test_sync_paging (void)
   w = watch (c);
   amm_client_start_sync (c, cursor);
   wait_received (w, 12);
-  spin (500);
+  amm_test_spin (500);
   g_assert_cmpuint (w->received->len, ==, 12);
   for (guint i = 0; i < 12; i++) {
     g_autofree char *body = g_strdup_printf ("m%u", i + 1);
@@ -619,8 +585,8 @@ check_big_sync (const char *api)
   Watch *w = watch (c);
   amm_client_start_sync (c, NULL);
   wait_received (w, 300);
-  g_assert_true (wait_for (is_up, w, WAIT_MS));
-  spin (300);
+  g_assert_true (amm_test_wait_for (is_up, w, WAIT_MS));
+  amm_test_spin (300);
   check_generated (w, 60, 0, 5);
   g_assert_cmpuint (w->cursor_changes, ==, 1); /* committed once, after the last chunk */
   g_autofree char *cursor = g_strdup (w->cursor);
@@ -632,7 +598,7 @@ check_big_sync (const char *api)
   w = watch (c);
   amm_client_start_sync (c, cursor);
   wait_received (w, 320);
-  spin (500);
+  amm_test_spin (500);
   check_generated (w, 40, 0, 8);
   g_assert_nonnull (w->cursor);
   g_assert_cmpstr (w->cursor, !=, cursor);
@@ -643,8 +609,8 @@ check_big_sync (const char *api)
   amm_client_set_max_response_bytes (c, BIG_CAP);
   w = watch (c);
   amm_client_start_sync (c, cursor2);
-  g_assert_true (wait_for (is_up, w, WAIT_MS) || w->received->len == 0);
-  spin (500);
+  g_assert_true (amm_test_wait_for (is_up, w, WAIT_MS) || w->received->len == 0);
+  amm_test_spin (500);
   g_assert_cmpuint (w->received->len, ==, 0);
   finish (w);
 }
@@ -665,8 +631,8 @@ test_big_sync_no_ids (void)
   Watch *w = watch (c);
   amm_client_start_sync (c, NULL);
   wait_received (w, 36);
-  g_assert_true (wait_for (is_up, w, WAIT_MS));
-  spin (300);
+  g_assert_true (amm_test_wait_for (is_up, w, WAIT_MS));
+  amm_test_spin (300);
   check_generated (w, 12, 0, 3);
   g_autofree char *cursor = g_strdup (w->cursor);
   finish (w);
@@ -676,7 +642,7 @@ test_big_sync_no_ids (void)
   w = watch (c);
   amm_client_start_sync (c, cursor);
   wait_received (w, 6);
-  spin (300);
+  amm_test_spin (300);
   check_generated (w, 3, 0, 2);
   finish (w);
 }
@@ -688,7 +654,7 @@ test_send_and_reuse (void)
   AmmClient *c = connected_client (server, ALICE, "alice-pw", NULL);
   Watch *w = watch (c);
   amm_client_start_sync (c, NULL);
-  g_assert_true (wait_for (is_up, w, WAIT_MS));
+  g_assert_true (amm_test_wait_for (is_up, w, WAIT_MS));
 
   g_assert_null (amm_client_find_direct_conversation (c, BOB));
   AmmMessage *m1 = send_text (c, NULL, BOB, "first from alice");
@@ -706,11 +672,11 @@ test_send_and_reuse (void)
   g_assert_cmpstr (m2->id, !=, m1->id);
 
   /* the server stored both in one conversation, and our own echo was not delivered */
-  spin (700);
+  amm_test_spin (700);
   g_assert_cmpuint (w->received->len, ==, 0);
   send_as (server, BOB, NULL, m1->thread_id, "reply");
   wait_received (w, 1);
-  spin (300);
+  amm_test_spin (300);
   g_assert_cmpuint (w->received->len, ==, 1);
   g_assert_cmpstr (got (w, 0)->body, ==, "reply");
   g_assert_cmpstr (got (w, 0)->thread_id, ==, m1->thread_id);
@@ -726,7 +692,7 @@ test_from_self_other_device (void)
   AmmClient *c = connected_client (server, ALICE, "alice-pw", NULL);
   Watch *w = watch (c);
   amm_client_start_sync (c, NULL);
-  g_assert_true (wait_for (is_up, w, WAIT_MS));
+  g_assert_true (amm_test_wait_for (is_up, w, WAIT_MS));
   /* alice on another device */
   send_as (server, ALICE, BOB, NULL, "from my phone");
   wait_received (w, 1);
@@ -741,7 +707,7 @@ test_from_self_other_device (void)
   g_assert_cmpstr (got (w, 1)->id, ==, m->id);
   amm_message_unref (m);
   g_object_unref (other);
-  spin (300);
+  amm_test_spin (300);
   g_assert_cmpuint (w->received->len, ==, 2);
   finish (w);
 }
@@ -760,7 +726,7 @@ check_reconnect (const char *arg)
   AmmClient *c = connected_client (server, ALICE, "alice-pw", NULL);
   Watch *w = watch (c);
   amm_client_start_sync (c, NULL);
-  g_assert_true (wait_for (is_up, w, WAIT_MS));
+  g_assert_true (amm_test_wait_for (is_up, w, WAIT_MS));
   AmmChannelKind kind = amm_client_get_channel_kind (c);
   guint status = 0;
   JsonNode *n = amm_test_server_control (server, "POST", "/control/drop-channels?user=" ALICE, NULL, &status);
@@ -770,11 +736,11 @@ check_reconnect (const char *arg)
   send_as (server, BOB, ALICE, NULL, "while reconnecting");
   wait_received (w, 1);
   g_assert_cmpstr (got (w, 0)->body, ==, "while reconnecting");
-  g_assert_true (wait_for (reup, w, WAIT_MS));
+  g_assert_true (amm_test_wait_for (reup, w, WAIT_MS));
   g_assert_cmpint (amm_client_get_channel_kind (c), ==, kind);
   send_as (server, BOB, NULL, got (w, 0)->thread_id, "after reconnect");
   wait_received (w, 2);
-  spin (300);
+  amm_test_spin (300);
   g_assert_cmpuint (w->received->len, ==, 2);
   g_assert_cmpstr (got (w, 1)->body, ==, "after reconnect");
   g_assert_null (w->lost);
@@ -798,9 +764,9 @@ test_connection_lost (void)
   amm_client_set_backoff (c, 20, 100, 3);
   Watch *w = watch (c);
   amm_client_start_sync (c, NULL);
-  g_assert_true (wait_for (is_up, w, WAIT_MS));
+  g_assert_true (amm_test_wait_for (is_up, w, WAIT_MS));
   amm_test_server_stop (server);
-  g_assert_true (wait_for (is_lost, w, WAIT_MS));
+  g_assert_true (amm_test_wait_for (is_lost, w, WAIT_MS));
   g_assert_error (w->lost, AMM_ERROR, AMM_ERROR_CONNECTION_LOST);
   g_assert_cmpuint (w->downs, >=, 1);
   finish (w);
@@ -827,7 +793,7 @@ test_shutdown_mid_request (void)
   amm_client_connect_async (c, NULL, on_connect_after_shutdown, &op);
   amm_client_shutdown (c);
   w->shut = TRUE;
-  g_assert_true (wait_for (op_done, &op, WAIT_MS));
+  g_assert_true (amm_test_wait_for (op_done, &op, WAIT_MS));
   g_assert_error (op.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&op.error);
   finish (w);
@@ -841,7 +807,7 @@ test_shutdown_mid_request (void)
   w->shut = TRUE;
   g_signal_handlers_disconnect_by_data (c, w);
   g_object_unref (c); /* freed now: pending callbacks must not touch it */
-  spin (500);
+  amm_test_spin (500);
   g_assert_cmpuint (w->received->len, ==, 0);
   g_ptr_array_unref (w->received);
   g_free (w->cursor);
@@ -850,9 +816,9 @@ test_shutdown_mid_request (void)
   /* unref without an explicit shutdown: dispose shuts down */
   c = connected_client (server, ALICE, "alice-pw", NULL);
   amm_client_start_sync (c, NULL);
-  spin (50);
+  amm_test_spin (50);
   g_object_unref (c);
-  spin (300);
+  amm_test_spin (300);
 }
 
 /* --- pure helpers ------------------------------------------------------------------------------ */

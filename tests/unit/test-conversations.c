@@ -9,46 +9,13 @@
 #include "amm-conversations.h"
 #include "amm-protocol.h"
 #include "amm-test-server.h"
+#include "amm-test-loop.h"
 
 #define ALICE "alice@example.com"
 #define BOB   "bob@example.com"
 #define CAROL "carol@example.com"
 #define DAVE  "dave@example.com"
 #define WAIT_MS 15000
-
-/* --- waiting ------------------------------------------------------------------------------ */
-
-static gboolean
-wake (gpointer data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-typedef gboolean (*Pred) (gpointer data);
-
-static gboolean
-wait_for (Pred pred, gpointer data, guint timeout_ms)
-{
-  gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-  guint tick = g_timeout_add (20, wake, NULL);
-  gboolean ok;
-  while (!(ok = pred (data)) && g_get_monotonic_time () < end)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (tick);
-  return ok;
-}
-
-static gboolean
-never (gpointer data)
-{
-  return FALSE;
-}
-
-static void
-spin (guint ms)
-{
-  wait_for (never, NULL, ms);
-}
 
 /* --- a client and what it saw ----------------------------------------------------------------- */
 
@@ -197,7 +164,7 @@ connected (AmmTestServer *server, const char *user, gboolean sse)
   amm_client_set_backoff (c, 50, 400, 5);
   Op op = { 0 };
   amm_client_connect_async (c, NULL, on_connect, &op);
-  g_assert_true (wait_for (op_done, &op, WAIT_MS));
+  g_assert_true (amm_test_wait_for (op_done, &op, WAIT_MS));
   g_assert_no_error (op.error);
   return c;
 }
@@ -233,7 +200,7 @@ syncing (AmmTestServer *server, const char *user, const char *cursor, gboolean s
 {
   Watch *w = watch (connected (server, user, sse));
   amm_client_start_sync (w->client, cursor);
-  if (!wait_for (is_up, w, WAIT_MS))
+  if (!amm_test_wait_for (is_up, w, WAIT_MS))
     g_error ("%s never came up: channel %s, cursor %s", user,
              amm_channel_kind_to_string (amm_client_get_channel_kind (w->client)), w->cursor);
   return w;
@@ -244,7 +211,7 @@ finish (Watch *w)
 {
   amm_client_shutdown (w->client);
   w->shut = TRUE;
-  spin (100);
+  amm_test_spin (100);
   g_assert_cmpuint (w->after_shutdown, ==, 0);
   g_signal_handlers_disconnect_by_data (w->client, w);
   g_object_unref (w->client);
@@ -278,7 +245,7 @@ static void
 wait_message (Watch *w, AmmEventType event, const char *body)
 {
   MsgPred p = { w, event, body };
-  if (!wait_for (has_message, &p, WAIT_MS))
+  if (!amm_test_wait_for (has_message, &p, WAIT_MS))
     g_error ("no %s message \"%s\" arrived", amm_event_type_to_string (event), body ? body : "*");
 }
 
@@ -310,7 +277,7 @@ static void
 wait_changed (Watch *w, const char *text)
 {
   ChangedPred p = { w, text };
-  if (!wait_for (has_changed, &p, WAIT_MS)) {
+  if (!amm_test_wait_for (has_changed, &p, WAIT_MS)) {
     for (guint i = 0; i < w->changed->len; i++)
       g_printerr ("# changed: %s\n", (char *) g_ptr_array_index (w->changed, i));
     g_error ("no conversation-changed \"%s\"", text);
@@ -332,7 +299,7 @@ validate (AmmClient *c, const char * const *addresses)
 {
   Op op = { 0 };
   amm_client_validate_addresses_async (c, addresses, NULL, on_validated, &op);
-  g_assert_true (wait_for (op_done, &op, WAIT_MS));
+  g_assert_true (amm_test_wait_for (op_done, &op, WAIT_MS));
   g_assert_no_error (op.error);
   return op.result;
 }
@@ -350,7 +317,7 @@ start (AmmClient *c, const char * const *to, const char *subject, const char *bo
 {
   Op op = { 0 };
   amm_client_start_conversation_async (c, to, subject, body, NULL, on_started, &op);
-  g_assert_true (wait_for (op_done, &op, WAIT_MS));
+  g_assert_true (amm_test_wait_for (op_done, &op, WAIT_MS));
   if (op.error)
     g_propagate_error (error, op.error);
   return op.result;
@@ -369,7 +336,7 @@ send_in (AmmClient *c, const char *thread_id, const char *body, GError **error)
 {
   Op op = { 0 };
   amm_client_send_text_async (c, thread_id, NULL, body, NULL, on_sent, &op);
-  g_assert_true (wait_for (op_done, &op, WAIT_MS));
+  g_assert_true (amm_test_wait_for (op_done, &op, WAIT_MS));
   if (op.error)
     g_propagate_error (error, op.error);
   return op.result;
@@ -391,7 +358,7 @@ list_people (AmmClient *c, const char *thread_id)
 {
   Op op = { 0 };
   amm_client_list_participants_async (c, thread_id, NULL, on_people, &op);
-  g_assert_true (wait_for (op_done, &op, WAIT_MS));
+  g_assert_true (amm_test_wait_for (op_done, &op, WAIT_MS));
   g_assert_no_error (op.error);
   return op.result;
 }
@@ -401,7 +368,7 @@ add_people (AmmClient *c, const char *thread_id, const char * const *addresses, 
 {
   Op op = { 0 };
   amm_client_add_participants_async (c, thread_id, addresses, NULL, on_people, &op);
-  g_assert_true (wait_for (op_done, &op, WAIT_MS));
+  g_assert_true (amm_test_wait_for (op_done, &op, WAIT_MS));
   if (op.error)
     g_propagate_error (error, op.error);
   return op.result;
@@ -423,7 +390,7 @@ leave (AmmClient *c, const char *thread_id, GError **error)
 {
   Op op = { 0 };
   amm_client_leave_async (c, thread_id, NULL, on_bool, &op);
-  g_assert_true (wait_for (op_done, &op, WAIT_MS));
+  g_assert_true (amm_test_wait_for (op_done, &op, WAIT_MS));
   if (op.error)
     g_propagate_error (error, op.error);
   return op.ok;
@@ -434,7 +401,7 @@ set_subject (AmmClient *c, const char *thread_id, const char *subject, GError **
 {
   Op op = { 0 };
   amm_client_set_subject_async (c, thread_id, subject, NULL, on_bool, &op);
-  g_assert_true (wait_for (op_done, &op, WAIT_MS));
+  g_assert_true (amm_test_wait_for (op_done, &op, WAIT_MS));
   if (op.error)
     g_propagate_error (error, op.error);
   return op.ok;
@@ -524,7 +491,7 @@ check_validation (const char *api)
   g_assert_cmpstr (v2->entity->address, ==, CAROL);   /* the canonical address */
 
   /* the pre-check fails: reported invalid without asking the server */
-  spin (300); /* let listings triggered by earlier changes finish */
+  amm_test_spin (300); /* let listings triggered by earlier changes finish */
   gint64 before = stat_of (server, "requests");
   const char *foreign[] = { "bob@elsewhere.org", "junk", NULL };
   g_autoptr (GPtrArray) r2 = validate (c, foreign);
@@ -556,7 +523,7 @@ test_text_limit (void)
   g_clear_error (&error);
 
   /* start_conversation checks first: nothing reaches the server */
-  spin (300); /* let listings triggered by earlier changes finish */
+  amm_test_spin (300); /* let listings triggered by earlier changes finish */
   gint64 before = stat_of (server, "requests");
   const char *to[] = { BOB, NULL };
   g_autoptr (AmmMessage) m = start (c, to, "", s->str, &error);
@@ -688,7 +655,7 @@ test_leave (void)
   /* nor read what is said after */
   g_autoptr (AmmMessage) m2 = send_in (alice->client, thread, "after bob left", &error);
   g_assert_no_error (error);
-  spin (500);
+  amm_test_spin (500);
   g_assert_cmpuint (count_messages (bob, "after bob left"), ==, 0);
   finish (alice);
   finish (bob);
@@ -719,7 +686,7 @@ test_subject (void)
   wait_changed (alice, e2);
 
   /* too long: refused locally, naming the limit */
-  spin (300); /* let listings triggered by earlier changes finish */
+  amm_test_spin (300); /* let listings triggered by earlier changes finish */
   gint64 before = stat_of (server, "requests");
   g_autofree char *long_subject = g_strnfill (AMM_MAX_SUBJECT_LENGTH + 1, 'y');
   g_assert_false (set_subject (alice->client, thread, long_subject, &error));
@@ -805,12 +772,12 @@ test_read_marks (void)
   amm_client_mark_read (a1->client, thread, first->id);
   amm_client_mark_read (a1->client, thread, second->id);
   amm_client_mark_read (a1->client, thread, second->id);   /* twice: still one id */
-  spin (1000);
+  amm_test_spin (1000);
   g_assert_cmpint (stat_of (server, "markReadBatches"), ==, batches);   /* batched: not yet */
   g_assert_false (server_read (server, ALICE, first->id));
 
   /* the other device learns both are read now, once each */
-  g_assert_true (wait_for (read_n, a2, WAIT_MS));
+  g_assert_true (amm_test_wait_for (read_n, a2, WAIT_MS));
   g_assert_cmpint (stat_of (server, "markReadBatches"), ==, batches + 1);   /* one request */
   g_assert_true (server_read (server, ALICE, first->id));
   g_assert_true (server_read (server, ALICE, second->id));
@@ -830,7 +797,7 @@ test_read_marks (void)
   Watch *w = a2;
   gboolean ok = FALSE;
   for (int i = 0; i < 100 && !ok; i++) {
-    spin (50);
+    amm_test_spin (50);
     ok = w->read->len == 3;
   }
   g_assert_true (ok);
@@ -886,14 +853,14 @@ test_read_own_mark_not_reported (void)
   wait_message (a1, AMM_EVENT_MESSAGE, "read at once");
   /* the batch goes out (≤ 2 s) and the server notifies both of alice's channels */
   ServerReadPred p = { server, id };
-  g_assert_true (wait_for (is_server_read, &p, WAIT_MS));
+  g_assert_true (amm_test_wait_for (is_server_read, &p, WAIT_MS));
   /* the other device reports it read elsewhere … */
-  g_assert_true (wait_for (read_1, a2, WAIT_MS));
+  g_assert_true (amm_test_wait_for (read_1, a2, WAIT_MS));
   g_assert_cmpstr (g_ptr_array_index (a2->read, 0), ==, id);
   /* … and a later listing on the marking client still does not */
   g_autoptr (JsonNode) n2 = amm_test_server_send (server, BOB, none, thread, "one more");
   wait_message (a1, AMM_EVENT_MESSAGE, "one more");
-  spin (500);
+  amm_test_spin (500);
   for (guint i = 0; i < a1->read->len; i++)
     g_printerr ("# a1 message-read %s\n", (char *) g_ptr_array_index (a1->read, i));
   g_assert_cmpuint (a1->read->len, ==, 0);
@@ -920,7 +887,7 @@ static Typing *
 wait_typing (Watch *w, guint n)
 {
   TypingPred p = { w, n };
-  if (!wait_for (typing_n, &p, WAIT_MS))
+  if (!amm_test_wait_for (typing_n, &p, WAIT_MS))
     g_error ("waited for %u typing notifications, got %u", n, w->typing->len);
   return g_ptr_array_index (w->typing, n - 1);
 }
@@ -943,7 +910,7 @@ check_typing (gboolean sse)
   g_assert_cmpint (amm_client_get_channel_kind (bob->client), ==, sse ? AMM_CHANNEL_SSE : AMM_CHANNEL_WEBSOCKET);
   amm_client_watch_typing (bob->client, thread, TRUE);
   amm_client_set_typing_expiry (bob->client, 400);
-  spin (300);   /* the subscription reaches the server */
+  amm_test_spin (300);   /* the subscription reaches the server */
 
   amm_client_send_typing (alice->client, thread, AMM_TYPING_COMPOSING);
   Typing *t = wait_typing (bob, 1);
@@ -952,7 +919,7 @@ check_typing (gboolean sse)
   g_assert_cmpuint (t->state, ==, AMM_TYPING_COMPOSING);
   /* composing again at once is throttled */
   amm_client_send_typing (alice->client, thread, AMM_TYPING_COMPOSING);
-  spin (200);
+  amm_test_spin (200);
   g_assert_cmpuint (bob->typing->len, ==, 1);
   /* paused goes out at once */
   amm_client_send_typing (alice->client, thread, AMM_TYPING_PAUSED);
@@ -976,19 +943,19 @@ check_typing (gboolean sse)
   /* the subscription is renewed after a reconnect */
   g_autofree char *drop = g_strdup_printf ("/control/drop-channels?user=%s", BOB);
   g_autoptr (JsonNode) dropped = amm_test_server_control (server, "POST", drop, NULL, NULL);
-  spin (200);
-  g_assert_true (wait_for (resubscribed, bob, WAIT_MS));
-  spin (300);
+  amm_test_spin (200);
+  g_assert_true (amm_test_wait_for (resubscribed, bob, WAIT_MS));
+  amm_test_spin (300);
   control_ok (server, "/control/typing", body);
   t = wait_typing (bob, 6);
   g_assert_cmpuint (t->state, ==, AMM_TYPING_COMPOSING);
 
   /* unwatched: nothing more arrives */
   amm_client_watch_typing (bob->client, thread, FALSE);
-  spin (800);   /* the pending expiry fires */
+  amm_test_spin (800);   /* the pending expiry fires */
   guint n = bob->typing->len;
   control_ok (server, "/control/typing", body);
-  spin (500);
+  amm_test_spin (500);
   g_assert_cmpuint (bob->typing->len, ==, n);
   finish (alice);
   finish (bob);
@@ -1007,23 +974,23 @@ test_typing_idle_pause (void)
   Watch *bob = syncing (server, BOB, NULL, FALSE);
   amm_client_watch_typing (bob->client, thread, TRUE);
   amm_client_set_typing_idle (alice->client, 500);
-  spin (300);   /* the subscription reaches the server */
+  amm_test_spin (300);   /* the subscription reaches the server */
 
   amm_client_send_typing (alice->client, thread, AMM_TYPING_COMPOSING);
   Typing *t = wait_typing (bob, 1);
   g_assert_cmpuint (t->state, ==, AMM_TYPING_COMPOSING);
   /* still typing: reports every 200 ms for 1.2 s (throttled: nothing new on the wire) */
   for (int i = 0; i < 6; i++) {
-    spin (200);
+    amm_test_spin (200);
     amm_client_send_typing (alice->client, thread, AMM_TYPING_COMPOSING);
   }
-  spin (150);
+  amm_test_spin (150);
   g_assert_cmpuint (bob->typing->len, ==, 1);
   /* then quiet: paused by itself, once */
   t = wait_typing (bob, 2);
   g_assert_cmpstr (t->address, ==, ALICE);
   g_assert_cmpuint (t->state, ==, AMM_TYPING_PAUSED);
-  spin (800);
+  amm_test_spin (800);
   g_assert_cmpuint (bob->typing->len, ==, 2);
 
   /* a pause the UI reports itself stops the timer: nothing more afterwards */
@@ -1033,14 +1000,14 @@ test_typing_idle_pause (void)
   amm_client_send_typing (alice->client, thread, AMM_TYPING_PAUSED);
   t = wait_typing (bob, 4);
   g_assert_cmpuint (t->state, ==, AMM_TYPING_PAUSED);
-  spin (900);
+  amm_test_spin (900);
   g_assert_cmpuint (bob->typing->len, ==, 4);
 
   /* shutdown with a timer armed: no paused sent after it, no crash */
   amm_client_send_typing (alice->client, thread, AMM_TYPING_COMPOSING);
   wait_typing (bob, 5);
   finish (alice);
-  spin (700);
+  amm_test_spin (700);
   finish (bob);
 }
 
@@ -1062,7 +1029,7 @@ test_resume_exact (void)
   /* a cursor naming the message stamped at its instant: that one was delivered */
   g_autofree char *covered = g_strdup_printf ("%s ids=%s", t1, id1);
   Watch *a = syncing (server, ALICE, covered, FALSE);
-  spin (300);
+  amm_test_spin (300);
   g_assert_cmpuint (count_messages (a, "at the cursor"), ==, 0);
   finish (a);
 
@@ -1070,13 +1037,13 @@ test_resume_exact (void)
   g_autofree char *not_covered = g_strdup_printf ("%s ids=", t1);
   a = syncing (server, ALICE, not_covered, FALSE);
   wait_message (a, AMM_EVENT_MESSAGE, "at the cursor");
-  spin (300);
+  amm_test_spin (300);
   g_assert_cmpuint (count_messages (a, "at the cursor"), ==, 1);
   finish (a);
 
   /* an old plain cursor: the instant was covered */
   a = syncing (server, ALICE, t1, FALSE);
-  spin (300);
+  amm_test_spin (300);
   g_assert_cmpuint (count_messages (a, "at the cursor"), ==, 0);
   finish (a);
 
@@ -1086,7 +1053,7 @@ test_resume_exact (void)
   g_autoptr (JsonNode) m2 = amm_test_server_send (server, BOB, none, json_object_get_string_member (o1, "threadId"),
                                                   "read later");
   wait_message (a, AMM_EVENT_MESSAGE, "read later");
-  spin (300);
+  amm_test_spin (300);
   g_autofree char *stored = g_strdup (a->cursor);
   g_assert_nonnull (strstr (stored, " ids="));
   finish (a);
@@ -1097,7 +1064,7 @@ test_resume_exact (void)
   g_autoptr (JsonNode) m3 = amm_test_server_send (server, BOB, none, json_object_get_string_member (o1, "threadId"),
                                                   "new one");
   wait_message (a, AMM_EVENT_MESSAGE, "new one");
-  spin (300);
+  amm_test_spin (300);
   g_assert_cmpuint (count_messages (a, "read later"), ==, 0);
   g_assert_cmpuint (count_messages (a, "new one"), ==, 1);
   finish (a);

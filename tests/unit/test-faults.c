@@ -14,45 +14,12 @@
 #include "amm-protocol.h"
 #include "amm-send.h"
 #include "amm-test-server.h"
+#include "amm-test-loop.h"
 
 #define ALICE "alice@example.com"
 #define BOB   "bob@example.com"
 #define CAROL "carol@example.com"
 #define WAIT_MS 15000
-
-/* --- waiting ------------------------------------------------------------------------------ */
-
-static gboolean
-wake (gpointer data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-typedef gboolean (*Pred) (gpointer data);
-
-static gboolean
-wait_for (Pred pred, gpointer data, guint timeout_ms)
-{
-  gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-  guint tick = g_timeout_add (20, wake, NULL);
-  gboolean ok;
-  while (!(ok = pred (data)) && g_get_monotonic_time () < end)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (tick);
-  return ok;
-}
-
-static gboolean
-never (gpointer data)
-{
-  return FALSE;
-}
-
-static void
-spin (guint ms)
-{
-  wait_for (never, NULL, ms);
-}
 
 /* --- the server's fault switches ----------------------------------------------------------- */
 
@@ -105,7 +72,7 @@ static void
 wait_hits (AmmTestServer *s, gint64 n)
 {
   Hits h = { s, n };
-  g_assert_true (wait_for (has_hits, &h, WAIT_MS));
+  g_assert_true (amm_test_wait_for (has_hits, &h, WAIT_MS));
 }
 
 static guint
@@ -216,7 +183,7 @@ connected_client (AmmTestServer *server, const char *user, const char *password)
   AmmClient *c = new_client (server, user, password);
   Op op = { 0 };
   amm_client_connect_async (c, NULL, on_connect, &op);
-  g_assert_true (wait_for (op_done, &op, WAIT_MS));
+  g_assert_true (amm_test_wait_for (op_done, &op, WAIT_MS));
   g_assert_no_error (op.error);
   return c;
 }
@@ -241,7 +208,7 @@ watch_alice (AmmTestServer *server, const char *cursor)
   g_signal_connect (w->client, "channel-changed", G_CALLBACK (on_channel), w);
   g_signal_connect (w->client, "connection-lost", G_CALLBACK (on_lost), w);
   amm_client_start_sync (w->client, cursor);
-  g_assert_true (wait_for (is_up, w, WAIT_MS));
+  g_assert_true (amm_test_wait_for (is_up, w, WAIT_MS));
   return w;
 }
 
@@ -274,7 +241,7 @@ static gboolean
 wait_bodies (Watch *w, guint n, guint timeout_ms)
 {
   Count c = { w, n };
-  return wait_for (has_n, &c, timeout_ms);
+  return amm_test_wait_for (has_n, &c, timeout_ms);
 }
 
 static guint
@@ -313,7 +280,7 @@ list_once (AmmClient *c, gint64 *elapsed_ms)
   Op op = { 0 };
   gint64 t0 = g_get_monotonic_time ();
   amm_client_list_conversations_async (c, NULL, NULL, on_list, &op);
-  g_assert_true (wait_for (op_done, &op, 30000));
+  g_assert_true (amm_test_wait_for (op_done, &op, 30000));
   if (elapsed_ms)
     *elapsed_ms = (g_get_monotonic_time () - t0) / 1000;
   g_clear_pointer ((AmmConversationList **) &op.result, amm_conversation_list_unref);
@@ -335,7 +302,7 @@ send_text (AmmClient *c, const char *thread_id, const char *to, const char *body
   Op op = { 0 };
   const char *tos[] = { to, NULL };
   amm_client_send_text_async (c, thread_id, to ? tos : NULL, body, NULL, on_sent, &op);
-  g_assert_true (wait_for (op_done, &op, 60000));
+  g_assert_true (amm_test_wait_for (op_done, &op, 60000));
   if (op.error)
     g_propagate_error (error, op.error);
   return op.result;
@@ -363,7 +330,7 @@ check_listing_fault (const char *json, guint count, gint64 min_ms)
   g_test_message ("delivered %" G_GINT64_FORMAT " ms after the send (%u failures)", took_ms, count);
   g_assert_cmpint (fault_hits (server), ==, count);
   g_assert_cmpint (took_ms, >=, min_ms);
-  spin (300);
+  amm_test_spin (300);
   g_assert_cmpuint (count_body (w, "through the fault"), ==, 1);
   g_assert_cmpstr (w->cursor, !=, cursor);
   g_assert_null (w->lost);
@@ -407,7 +374,7 @@ test_listing_until_cleared (void)
   g_assert_null (w->lost);  /* a failing listing never gives up the connection */
   clear_faults (server);
   g_assert_true (wait_bodies (w, 1, WAIT_MS));
-  spin (300);
+  amm_test_spin (300);
   g_assert_cmpuint (count_body (w, "held back"), ==, 1);
   unwatch (w);
 }
@@ -441,7 +408,7 @@ check_bad_answer (const char *json, AmmErrorCode code, const char *needle)
   g_autofree char *tid = send_as (server, BOB, ALICE, NULL, "after a bad answer");
   wait_hits (server, hits + 2);
   g_assert_true (wait_bodies (w, 1, WAIT_MS));
-  spin (300);
+  amm_test_spin (300);
   g_assert_cmpuint (count_body (w, "after a bad answer"), ==, 1);
   g_assert_cmpuint (w->bodies->len, ==, 1);
   g_assert_null (w->lost);
@@ -544,17 +511,17 @@ check_garbage (gboolean sse)
   const char *frames[] = { "text", "binary", "unknown-key", "truncated-json" };
   for (guint i = 0; i < G_N_ELEMENTS (frames); i++)
     garbage (server, frames[i], 0);
-  spin (300);
+  amm_test_spin (300);
   g_assert_cmpuint (w->downs, ==, 0);   /* ignored: the channel stays */
   g_autofree char *tid = send_as (server, BOB, ALICE, NULL, "after garbage");
   g_assert_true (wait_bodies (w, 1, WAIT_MS));
   /* a frame over the client's cap (1 MiB) closes the channel; it is reopened */
   garbage (server, "huge", 2 << 20);
   if (!sse)
-    g_assert_true (wait_for (reconnected, w, WAIT_MS));
+    g_assert_true (amm_test_wait_for (reconnected, w, WAIT_MS));
   send_as (server, BOB, NULL, tid, "after a huge frame");
   g_assert_true (wait_bodies (w, 2, WAIT_MS));
-  spin (300);
+  amm_test_spin (300);
   g_assert_cmpuint (w->bodies->len, ==, 2);
   g_assert_cmpstr (g_ptr_array_index (w->bodies, 1), ==, "after a huge frame");
   g_assert_null (w->lost);
@@ -574,14 +541,14 @@ test_login_503 (void)
   AmmClient *c = new_client (server, ALICE, "alice-pw");
   Op op = { 0 };
   amm_client_connect_async (c, NULL, on_connect, &op);
-  g_assert_true (wait_for (op_done, &op, WAIT_MS));
+  g_assert_true (amm_test_wait_for (op_done, &op, WAIT_MS));
   g_assert_error (op.error, AMM_ERROR, AMM_ERROR_SERVER);
   g_assert_true (amm_error_is_transient (op.error));   /* the plugin reports a network error */
   g_clear_error (&op.error);
   /* and the next attempt works */
   Op op2 = { 0 };
   amm_client_connect_async (c, NULL, on_connect, &op2);
-  g_assert_true (wait_for (op_done, &op2, WAIT_MS));
+  g_assert_true (amm_test_wait_for (op_done, &op2, WAIT_MS));
   g_assert_no_error (op2.error);
   g_object_unref (c);
 }
@@ -594,7 +561,7 @@ test_login_html (void)
   AmmClient *c = new_client (server, ALICE, "alice-pw");
   Op op = { 0 };
   amm_client_connect_async (c, NULL, on_connect, &op);
-  g_assert_true (wait_for (op_done, &op, WAIT_MS));
+  g_assert_true (amm_test_wait_for (op_done, &op, WAIT_MS));
   g_assert_error (op.error, AMM_ERROR, AMM_ERROR_SERVER);
   g_assert_true (amm_error_is_transient (op.error));
   g_clear_error (&op.error);
@@ -683,17 +650,17 @@ test_send_shutdown_in_retry_after (void)
   Op op = { 0 };
   amm_client_send_text_async (w->client, tid, NULL, "never posted again", NULL, on_sent, &op);
   wait_hits (server, 1);
-  spin (300);                      /* the 503 is in: the retry timer waits */
+  amm_test_spin (300);                      /* the 503 is in: the retry timer waits */
   g_assert_false (op.done);
   gint64 t0 = g_get_monotonic_time ();
   amm_client_shutdown (w->client);
   g_assert_false (op.done);        /* never completed from inside the cancel */
-  g_assert_true (wait_for (op_done, &op, 1000));
+  g_assert_true (amm_test_wait_for (op_done, &op, 1000));
   g_assert_cmpint ((g_get_monotonic_time () - t0) / 1000, <, 1000);
   g_assert_null (op.result);
   g_assert_error (op.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&op.error);
-  spin (3500);                     /* past Retry-After: no timer fires (it would use op) */
+  amm_test_spin (3500);                     /* past Retry-After: no timer fires (it would use op) */
   g_assert_cmpint (fault_hits (server), ==, 1);
   g_assert_cmpuint (server_count_body (server, ALICE, "never posted again"), ==, 0);
   unwatch (w);
@@ -727,7 +694,7 @@ check_unknown_outcome (const char *json, gboolean new_conv, guint timeout_ms)
   /* a message from bob afterwards arrives; alice's own send is not delivered back to her */
   send_as (server, BOB, NULL, tid, "next");
   g_assert_true (wait_bodies (w, 2, WAIT_MS));
-  spin (300);
+  amm_test_spin (300);
   g_assert_cmpuint (count_body (w, body), ==, 0);
   g_assert_cmpuint (w->from_self, ==, 0);
   g_assert_cmpuint (w->bodies->len, ==, 2);
@@ -834,7 +801,7 @@ test_send_across_restart (void)
   amm_client_send_text_async (w->client, tid, NULL, "across a restart", NULL, on_sent, &op);
   wait_hits (server, 1);
   fault (server, "{\"name\":\"restart\",\"downMs\":1500}");
-  g_assert_true (wait_for (op_done, &op, 30000));
+  g_assert_true (amm_test_wait_for (op_done, &op, 30000));
   g_assert_no_error (op.error);
   amm_message_unref (op.result);
   g_assert_cmpuint (server_count_body (server, ALICE, "across a restart"), ==, 1);
@@ -852,7 +819,7 @@ test_quit_mid_sync (void)
   Watch *w = watch_alice (server, NULL);
   g_autofree char *tid = send_as (server, BOB, ALICE, NULL, "m0");
   g_assert_true (wait_bodies (w, 1, WAIT_MS));
-  spin (200);
+  amm_test_spin (200);
   g_autofree char *cursor = g_strdup (w->cursor);
   unwatch (w);
 
@@ -870,7 +837,7 @@ test_quit_mid_sync (void)
   g_signal_connect (w1->client, "cursor-changed", G_CALLBACK (on_cursor), w1);
   amm_client_start_sync (w1->client, cursor);
   wait_hits (server, 1);
-  spin (300);
+  amm_test_spin (300);
   g_assert_cmpstr (w1->cursor, ==, cursor);   /* nothing covered yet, nothing saved */
   g_autofree char *saved = g_strdup (w1->cursor);
   guint shown_before = w1->bodies->len;
@@ -879,7 +846,7 @@ test_quit_mid_sync (void)
 
   Watch *w2 = watch_alice (server, saved);
   g_assert_true (wait_bodies (w2, 23 - shown_before, WAIT_MS));
-  spin (300);
+  amm_test_spin (300);
   g_assert_cmpuint (shown_before + w2->bodies->len, ==, 23);
   for (guint i = 0; i < w2->bodies->len; i++) {
     g_autofree char *want = g_strdup_printf ("m%u", i + 1 + shown_before);

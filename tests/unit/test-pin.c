@@ -7,30 +7,11 @@
 #include "amm-error.h"
 #include "amm-pin.h"
 #include "amm-test-server.h"
+#include "amm-test-loop.h"
 
 #define ALICE "alice@example.com"
 #define BOB "bob@example.com"
 #define WAIT_MS 10000
-
-typedef gboolean (*Pred) (gpointer data);
-
-static gboolean
-wake (gpointer data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-static gboolean
-wait_for (Pred pred, gpointer data, guint timeout_ms)
-{
-  gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-  guint tick = g_timeout_add (20, wake, NULL);
-  gboolean ok;
-  while (!(ok = pred (data)) && g_get_monotonic_time () < end)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (tick);
-  return ok;
-}
 
 typedef struct {
   gboolean done, ok;
@@ -56,7 +37,7 @@ connect_client (AmmClient *client, GError **error)
 {
   Op op = { 0 };
   amm_client_connect_async (client, NULL, on_connect, &op);
-  g_assert_true (wait_for (op_done, &op, WAIT_MS));
+  g_assert_true (amm_test_wait_for (op_done, &op, WAIT_MS));
   if (!op.ok)
     g_propagate_error (error, op.error);
   return op.ok;
@@ -183,13 +164,13 @@ test_pinned_works (void)
   g_signal_connect (c, "message-received", G_CALLBACK (on_message), &w);
   g_signal_connect (c, "channel-changed", G_CALLBACK (on_channel), &w);
   amm_client_start_sync (c, NULL);
-  g_assert_true (wait_for (is_up, &w, WAIT_MS));
+  g_assert_true (amm_test_wait_for (is_up, &w, WAIT_MS));
   {
     const char *to[] = { ALICE, NULL };
     JsonNode *n = amm_test_server_send (server, BOB, to, NULL, "over a pinned certificate");
     json_node_unref (n);
   }
-  g_assert_true (wait_for (got_one, &w, WAIT_MS));
+  g_assert_true (amm_test_wait_for (got_one, &w, WAIT_MS));
   g_assert_cmpstr (w.body, ==, "over a pinned certificate");
   amm_client_shutdown (c);
   g_object_unref (c);

@@ -20,6 +20,7 @@
 #include "amm-http.h"
 #include "amm-protocol.h"
 #include "amm-sse.h"
+#include "amm-test-loop.h"
 
 #define WAIT_MS       20000
 #define HOSTILE_BOUND ((guint64) 48 * 1024 * 1024) /* a hostile writer stops after this much */
@@ -27,31 +28,11 @@
 
 /* --- waiting ------------------------------------------------------------------------------ */
 
-static gboolean
-wake (gpointer data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-typedef gboolean (*Pred) (gpointer data);
-
-static gboolean
-wait_for (Pred pred, gpointer data, guint timeout_ms)
-{
-  gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-  guint tick = g_timeout_add (20, wake, NULL);
-  gboolean ok;
-  while (!(ok = pred (data)) && g_get_monotonic_time () < end)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (tick);
-  return ok;
-}
-
 static void
 spin (guint ms)
 {
   gint64 end = g_get_monotonic_time () + (gint64) ms * 1000;
-  guint tick = g_timeout_add (10, wake, NULL);
+  guint tick = g_timeout_add (10, amm_test_wake, NULL);
   while (g_get_monotonic_time () < end)
     g_main_context_iteration (NULL, TRUE);
   g_source_remove (tick);
@@ -344,7 +325,7 @@ get (SoupSession *session, const char *url, Answer *a)
                                                       NULL, NULL, 0, &error);
   g_assert_no_error (error);
   amm_http_send_async (session ? session : own, msg, 60, NULL, NULL, on_answer, a);
-  g_assert_true (wait_for (answer_done, a, WAIT_MS));
+  g_assert_true (amm_test_wait_for (answer_done, a, WAIT_MS));
 }
 
 static void
@@ -434,7 +415,7 @@ run_channel (RawServer *s, gboolean websocket, ChannelWatch *w)
                                     websocket ? NULL : sse, FALSE);
   g_signal_connect (ch, "dead", G_CALLBACK (on_channel_dead), w);
   amm_channel_open (ch);
-  g_assert_true (wait_for (channel_dead, w, WAIT_MS));
+  g_assert_true (amm_test_wait_for (channel_dead, w, WAIT_MS));
   amm_channel_close (ch);
   g_object_unref (ch);
 }
@@ -649,7 +630,7 @@ static void
 connect_client (AmmClient *client, Connect *c)
 {
   amm_client_connect_async (client, NULL, on_connected, c);
-  g_assert_true (wait_for (connect_done, c, WAIT_MS));
+  g_assert_true (amm_test_wait_for (connect_done, c, WAIT_MS));
 }
 
 /* One foreign member at a time: each is refused with an error naming the other server, and the
@@ -806,7 +787,7 @@ test_foreign_request_and_redirect (void)
     AmmChannel *ch = amm_channel_new (session, "Basic c2VjcmV0OnNlY3JldA==", ws, sse, FALSE);
     g_signal_connect (ch, "dead", G_CALLBACK (on_channel_dead), &w);
     amm_channel_open (ch);
-    g_assert_true (wait_for (channel_dead, &w, WAIT_MS));
+    g_assert_true (amm_test_wait_for (channel_dead, &w, WAIT_MS));
     g_assert_error (w.error, AMM_ERROR, AMM_ERROR_INVALID_SETTINGS);
     g_clear_error (&w.error);
     amm_channel_close (ch);
