@@ -15,6 +15,20 @@
 #include "amm-json.h"
 #include "amm-protocol.h"
 
+/* Send a built request for `task`, or fail the task with the error that building it gave. */
+static void
+send_request (AmmClient *self, GTask *task, SoupMessage *msg, GError *error,
+              GCancellable *cancellable, GAsyncReadyCallback callback)
+{
+  if (msg == NULL) {
+    g_task_return_error (task, error);
+    g_object_unref (task);
+    return;
+  }
+  amm_http_send_async (amm_client_get_session (self), msg, AMM_REST_TIMEOUT_SECONDS,
+                       amm_client_get_cancellable (self), cancellable, callback, task);
+}
+
 /* ---- the state ---------------------------------------------------------------------------- */
 
 #define UNREAD_DELIVERED_CAP 8192
@@ -291,13 +305,7 @@ amm_client_validate_addresses_async (AmmClient *self, const char * const *addres
     msg = amm_http_request_new ("GET", uri, amm_client_get_auth (self),
                                 AMM_TYPE_VALIDATED_ADDRESSES ", " AMM_TYPE_ERROR, NULL, NULL, 0, &error);
   }
-  if (msg == NULL) {
-    g_task_return_error (task, error);
-    g_object_unref (task);
-    return;
-  }
-  amm_http_send_async (amm_client_get_session (self), msg, AMM_REST_TIMEOUT_SECONDS,
-                       amm_client_get_cancellable (self), cancellable, on_validated, task);
+  send_request (self, task, msg, error, cancellable, on_validated);
 }
 
 GPtrArray *
@@ -628,13 +636,7 @@ amm_client_list_participants_async (AmmClient *self, const char *thread_id, GCan
   g_autoptr (SoupMessage) msg = amm_http_request_new ("GET", url, amm_client_get_auth (self),
                                                       AMM_TYPE_PARTICIPANTS ", " AMM_TYPE_ERROR, NULL, NULL, 0,
                                                       &error);
-  if (msg == NULL) {
-    g_task_return_error (task, error);
-    g_object_unref (task);
-    return;
-  }
-  amm_http_send_async (amm_client_get_session (self), msg, AMM_REST_TIMEOUT_SECONDS,
-                       amm_client_get_cancellable (self), cancellable, on_participants, task);
+  send_request (self, task, msg, error, cancellable, on_participants);
 }
 
 GPtrArray *
@@ -687,13 +689,7 @@ amm_client_add_participants_async (AmmClient *self, const char *thread_id, const
   g_autoptr (SoupMessage) msg = amm_http_request_new ("POST", url, amm_client_get_auth (self),
                                                       AMM_TYPE_PARTICIPANTS ", " AMM_TYPE_ERROR,
                                                       AMM_TYPE_PARTICIPANTS, json, -1, &error);
-  if (msg == NULL) {
-    g_task_return_error (task, error);
-    g_object_unref (task);
-    return;
-  }
-  amm_http_send_async (amm_client_get_session (self), msg, AMM_REST_TIMEOUT_SECONDS,
-                       amm_client_get_cancellable (self), cancellable, on_participants, task);
+  send_request (self, task, msg, error, cancellable, on_participants);
 }
 
 GPtrArray *
@@ -732,13 +728,7 @@ amm_client_leave_async (AmmClient *self, const char *thread_id, GCancellable *ca
   GError *error = NULL;
   g_autoptr (SoupMessage) msg = amm_http_request_new ("DELETE", url, amm_client_get_auth (self), AMM_TYPE_ERROR,
                                                       NULL, NULL, 0, &error);
-  if (msg == NULL) {
-    g_task_return_error (task, error);
-    g_object_unref (task);
-    return;
-  }
-  amm_http_send_async (amm_client_get_session (self), msg, AMM_REST_TIMEOUT_SECONDS,
-                       amm_client_get_cancellable (self), cancellable, on_no_content, task);
+  send_request (self, task, msg, error, cancellable, on_no_content);
 }
 
 gboolean
@@ -793,13 +783,7 @@ amm_client_set_subject_async (AmmClient *self, const char *thread_id, const char
   g_autofree char *url = amm_client_conversation_url (self, thread_id);
   g_autoptr (SoupMessage) msg = amm_http_request_new ("POST", url, amm_client_get_auth (self), AMM_TYPE_ERROR,
                                                       AMM_TYPE_SUBJECT, json, -1, &error);
-  if (msg == NULL) {
-    g_task_return_error (task, error);
-    g_object_unref (task);
-    return;
-  }
-  amm_http_send_async (amm_client_get_session (self), msg, AMM_REST_TIMEOUT_SECONDS,
-                       amm_client_get_cancellable (self), cancellable, on_no_content, task);
+  send_request (self, task, msg, error, cancellable, on_no_content);
 }
 
 gboolean
