@@ -805,6 +805,23 @@ continue_batch (AmmClient *self)
   amm_http_send_async (self->session, msg, AMM_REST_TIMEOUT_SECONDS, self->cancel, NULL, on_page_answer, self);
 }
 
+/* Take a listing (or one chunk of it) into the cache and the conversation state. FALSE when a
+ * signal handler shut the client down meanwhile: the listing is over then. */
+static gboolean
+absorb_list (AmmClient *self, AmmConversationList *list, gboolean long_poll)
+{
+  cache_list (self, list);
+  g_object_ref (self);
+  amm_conv_on_listing (self, list);
+  if (!can_emit (self)) {
+    listing_done (self, FALSE, long_poll);
+    g_object_unref (self);
+    return FALSE;
+  }
+  g_object_unref (self);
+  return TRUE;
+}
+
 static void
 on_listing_answer (GObject *src, GAsyncResult *res, gpointer data)
 {
@@ -822,15 +839,8 @@ on_listing_answer (GObject *src, GAsyncResult *res, gpointer data)
     listing_failed (self, error, retry_after, lp);
     return;
   }
-  cache_list (self, list);
-  g_object_ref (self);
-  amm_conv_on_listing (self, list);
-  if (!can_emit (self)) {
-    listing_done (self, FALSE, lp);
-    g_object_unref (self);
+  if (!absorb_list (self, list, lp))
     return;
-  }
-  g_object_unref (self);
   self->batch = amm_sync_batch_new (self->sync, list);
   continue_batch (self);
 }
@@ -969,15 +979,8 @@ on_chunk_answer (GObject *src, GAsyncResult *res, gpointer data)
     listing_failed_full (self, error, retry_after, FALSE, TRUE);
     return;
   }
-  cache_list (self, list);
-  g_object_ref (self);
-  amm_conv_on_listing (self, list);
-  if (!can_emit (self)) {
-    listing_done (self, FALSE, FALSE);
-    g_object_unref (self);
+  if (!absorb_list (self, list, FALSE))
     return;
-  }
-  g_object_unref (self);
   amm_sync_batch_next_chunk (self->sync, self->batch, list);
   continue_batch (self);
 }
