@@ -6,11 +6,16 @@
 #include "amm-models.h"
 #include "amm-protocol.h"
 #include "amm-sse.h"
+#include "amm-ws-guard.h"
 
 /* The largest notification frame accepted, on either channel kind. A frame is a few KB; the
  * caps keep an endless WebSocket message or SSE line from exhausting memory. */
 #define CHANNEL_MAX_FRAME_BYTES (1024 * 1024)
 #define SSE_READ_CHUNK          16384
+/* A WebSocket message split into endless fragments is stopped once this much more than the cap
+ * arrived since the last complete message (amm-ws-guard.h): the kernel's receive buffer (up to
+ * 6 MiB by default) and TLS records count too, so the cap alone would cut legitimate traffic. */
+#define CHANNEL_WS_GUARD_SLACK  (8 * 1024 * 1024)
 
 struct _AmmChannel {
   GObject        parent;
@@ -28,6 +33,7 @@ struct _AmmChannel {
 
   /* WebSocket */
   SoupWebsocketConnection *ws;
+  AmmWsGuard *ws_guard;
   guint    ws_handshake_timer;
   gboolean ws_handshake_timed_out;
   guint    ping_timer;
@@ -67,6 +73,7 @@ stop_everything (AmmChannel *self)
   clear_source (&self->pong_timer);
   clear_source (&self->sse_dead_timer);
   clear_source (&self->discovery_timer);
+  g_clear_pointer (&self->ws_guard, amm_ws_guard_free);
   if (self->ws) {
     g_signal_handlers_disconnect_by_data (self->ws, self);
     if (soup_websocket_connection_get_state (self->ws) == SOUP_WEBSOCKET_STATE_OPEN)
@@ -267,6 +274,21 @@ start_ping_timer (AmmChannel *self)
 }
 
 static void
+too_large (AmmChannel *self)
+{
+  die (self, g_error_new (AMM_ERROR, AMM_ERROR_TOO_LARGE,
+                          "The server sent a notification larger than %u bytes; the channel was closed",
+                          (guint) CHANNEL_MAX_FRAME_BYTES));
+}
+
+/* A message that never ends (fragments without end): libsoup would keep them all. */
+static void
+on_ws_guard_exceeded (gpointer data)
+{
+  too_large (data);
+}
+
+static void
 on_ws_message (SoupWebsocketConnection *ws, gint type, GBytes *message, gpointer data)
 {
   AmmChannel *self = data;
@@ -285,9 +307,7 @@ on_ws_closed (SoupWebsocketConnection *ws, gpointer data)
   AmmChannel *self = data;
   gushort code = soup_websocket_connection_get_close_code (ws);
   if (code == SOUP_WEBSOCKET_CLOSE_TOO_BIG) /* we closed it: a message over the cap */
-    die (self, g_error_new (AMM_ERROR, AMM_ERROR_TOO_LARGE,
-                            "The server sent a notification larger than %u bytes; the channel was closed",
-                            (guint) CHANNEL_MAX_FRAME_BYTES));
+    too_large (self);
   else
     die (self, g_error_new (AMM_ERROR, AMM_ERROR_NETWORK, "The server closed the notification channel (code %u)",
                             code));
@@ -300,9 +320,7 @@ on_ws_error (SoupWebsocketConnection *ws, GError *error, gpointer data)
   g_debug ("amm-channel: WebSocket error: %s", error->message);
   /* libsoup refused a message over max-incoming-payload-size and is closing (1009) */
   if (g_error_matches (error, SOUP_WEBSOCKET_ERROR, SOUP_WEBSOCKET_CLOSE_TOO_BIG))
-    die (self, g_error_new (AMM_ERROR, AMM_ERROR_TOO_LARGE,
-                            "The server sent a notification larger than %u bytes; the channel was closed",
-                            (guint) CHANNEL_MAX_FRAME_BYTES));
+    too_large (self);
 }
 
 static void open_sse (AmmChannel *self);
@@ -350,6 +368,8 @@ on_ws_connected (GObject *src, GAsyncResult *res, gpointer data)
   g_signal_connect (ws, "message", G_CALLBACK (on_ws_message), self);
   g_signal_connect (ws, "closed", G_CALLBACK (on_ws_closed), self);
   g_signal_connect (ws, "error", G_CALLBACK (on_ws_error), self);
+  self->ws_guard = amm_ws_guard_new (ws, (guint64) CHANNEL_MAX_FRAME_BYTES + CHANNEL_WS_GUARD_SLACK,
+                                     on_ws_guard_exceeded, self);
   g_object_unref (self);
 }
 

@@ -2,7 +2,8 @@
  *
  * Size caps: a 10 GB Content-Length, an endless chunked body (success and error status), an
  * endless WebSocket message (fragmented, and one frame announcing 1 TB), an endless SSE line and
- * an endless SSE event all end with AMM_ERROR_TOO_LARGE without the memory to hold them.
+ * an endless SSE event all end with AMM_ERROR_TOO_LARGE without the memory to hold them; the
+ * WebSocket guard finds the socket over TLS and plain TCP and lets complete messages through.
  * Credentials: a discovery document, a redirect or a request pointing to another server is
  * refused before anything is sent there (a second server counts requests and Authorization
  * headers); the trusted-hosts setting allows a listed one. TLS: an https account against an
@@ -21,6 +22,8 @@
 #include "amm-protocol.h"
 #include "amm-sse.h"
 #include "amm-test-loop.h"
+#include "amm-test-server.h"
+#include "amm-ws-guard.h"
 
 #define WAIT_MS       20000
 #define HOSTILE_BOUND ((guint64) 48 * 1024 * 1024) /* a hostile writer stops after this much */
@@ -424,14 +427,6 @@ static void
 test_channel_hostile (gconstpointer data)
 {
   RawMode mode = GPOINTER_TO_INT (data);
-  if (mode == RAW_WS_ENDLESS_MESSAGE
-      && soup_get_major_version () * 10000 + soup_get_minor_version () * 100 + soup_get_micro_version () < 30605) {
-    /* libsoup before 3.6.5 applies max-incoming-payload-size per frame only and keeps adding
-     * continuation frames to one message (CVE-2025-32049); nothing above libsoup can see them.
-     * docs/reliability.md "Hostile input" says what bounds it then. */
-    g_test_skip ("libsoup < 3.6.5 does not cap fragmented WebSocket messages (CVE-2025-32049)");
-    return;
-  }
   RawServer *s = raw_server_new (mode);
   ChannelWatch w = { 0 };
   run_channel (s, mode == RAW_WS_ENDLESS_MESSAGE || mode == RAW_WS_HUGE_FRAME, &w);
@@ -802,6 +797,93 @@ test_foreign_request_and_redirect (void)
   local_free (evil);
 }
 
+/* --- The WebSocket guard on real connections ------------------------------------------------------- */
+
+typedef struct {
+  SoupWebsocketConnection *ws;
+  GError  *error;
+  gboolean done;
+  guint    pongs;
+  gboolean fired;
+} GuardWatch;
+
+static void
+guard_ws_connected (GObject *src, GAsyncResult *res, gpointer data)
+{
+  GuardWatch *g = data;
+  g->ws = soup_session_websocket_connect_finish (SOUP_SESSION (src), res, &g->error);
+  g->done = TRUE;
+}
+
+static void
+guard_on_message (SoupWebsocketConnection *ws, gint type, GBytes *message, gpointer data)
+{
+  gsize len;
+  const char *text = g_bytes_get_data (message, &len);
+  if (g_strstr_len (text, len, "\"pong\""))
+    ((GuardWatch *) data)->pongs++;
+}
+
+static void
+guard_on_exceeded (gpointer data)
+{
+  ((GuardWatch *) data)->fired = TRUE;
+}
+
+static gboolean
+guard_connected (gpointer data)
+{
+  return ((GuardWatch *) data)->done;
+}
+
+static gboolean
+guard_all_pongs (gpointer data)
+{
+  return ((GuardWatch *) data)->pongs == 1000;
+}
+
+/* Over TLS and over plain TCP, the guard finds the socket under libsoup's streams (so it is
+ * active), and many complete messages whose total is far over its bound never trip it: only
+ * bytes since the last complete message count. */
+static void
+test_guard_real_connection (gconstpointer data)
+{
+  gboolean tls = GPOINTER_TO_INT (data);
+  g_autoptr (AmmTestServer) server = tls ? amm_test_server_start ("--tls", NULL) : amm_test_server_startv (NULL);
+  g_autoptr (GTlsDatabase) db = NULL;
+  if (tls) {
+    GError *error = NULL;
+    db = g_tls_file_database_new (amm_test_server_get_ca_file (server), &error);
+    g_assert_no_error (error);
+  }
+  g_autoptr (SoupSession) session = amm_http_session_new (db);
+  g_autofree char *url = g_strconcat (amm_test_server_get_base_url (server), "/aem/notifications/websocket", NULL);
+  g_autofree char *pair = g_base64_encode ((const guchar *) "alice@example.com:alice-pw", 26);
+  g_autofree char *auth = g_strconcat ("Basic ", pair, NULL);
+  g_autoptr (SoupMessage) msg = soup_message_new ("GET", url);
+  soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization", auth);
+  GuardWatch g = { 0 };
+  soup_session_websocket_connect_async (session, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL, guard_ws_connected, &g);
+  g_assert_true (amm_test_wait_for (guard_connected, &g, WAIT_MS));
+  g_assert_no_error (g.error);
+  g_signal_connect (g.ws, "message", G_CALLBACK (guard_on_message), &g);
+
+  /* 16 KiB between two complete messages; 1,000 pongs of ~100 bytes (plus TLS) are ~6× that */
+  AmmWsGuard *guard = amm_ws_guard_new (g.ws, 16 * 1024, guard_on_exceeded, &g);
+  g_assert_true (amm_ws_guard_is_active (guard));
+  for (guint i = 0; i < 1000; i++) {
+    g_autofree char *ping = g_strdup_printf ("{\"ping\":{\"requestId\":\"%032x\",\"version\":\"1\"}}", i);
+    soup_websocket_connection_send_text (g.ws, ping);
+  }
+  g_assert_true (amm_test_wait_for (guard_all_pongs, &g, WAIT_MS));
+  g_assert_false (g.fired);
+
+  amm_ws_guard_free (guard);
+  g_signal_handlers_disconnect_by_data (g.ws, &g);
+  soup_websocket_connection_close (g.ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+  g_object_unref (g.ws);
+}
+
 /* --- TLS: no downgrade ---------------------------------------------------------------------------- */
 
 static void
@@ -834,6 +916,8 @@ main (int argc, char **argv)
                         test_endless_error_body);
   g_test_add_data_func ("/security/http/error-content-length-10gb", GINT_TO_POINTER (RAW_HUGE_ERROR_LENGTH),
                         test_endless_error_body);
+  g_test_add_data_func ("/security/websocket/guard/plain", GINT_TO_POINTER (FALSE), test_guard_real_connection);
+  g_test_add_data_func ("/security/websocket/guard/tls", GINT_TO_POINTER (TRUE), test_guard_real_connection);
   g_test_add_data_func ("/security/websocket/endless-message", GINT_TO_POINTER (RAW_WS_ENDLESS_MESSAGE),
                         test_channel_hostile);
   g_test_add_data_func ("/security/websocket/huge-frame", GINT_TO_POINTER (RAW_WS_HUGE_FRAME),
