@@ -12,10 +12,10 @@
  * caps keep an endless WebSocket message or SSE line from exhausting memory. */
 #define CHANNEL_MAX_FRAME_BYTES (1024 * 1024)
 #define SSE_READ_CHUNK          16384
-/* A WebSocket message split into endless fragments is stopped once this much more than the cap
- * arrived since the last complete message (amm-ws-guard.h): the kernel's receive buffer (up to
- * 6 MiB by default) and TLS records count too, so the cap alone would cut legitimate traffic. */
-#define CHANNEL_WS_GUARD_SLACK  (8 * 1024 * 1024)
+/* A WebSocket message split into endless fragments is stopped once the cap plus this much
+ * arrived since the last complete message (amm-ws-guard.h, which adds the socket's receive
+ * buffer): frame headers and TLS records come on top of the payload. */
+#define CHANNEL_WS_GUARD_SLACK  (1024 * 1024)
 
 struct _AmmChannel {
   GObject        parent;

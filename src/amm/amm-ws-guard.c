@@ -1,8 +1,8 @@
 /* amm-ws-guard.c: see amm-ws-guard.h. */
 #include "amm-ws-guard.h"
 
-#ifdef __linux__
 #include <sys/socket.h>
+#ifdef __linux__
 #include <netinet/in.h>
 #include <linux/tcp.h>
 #endif
@@ -40,6 +40,18 @@ bytes_received (GSocket *socket, guint64 *out)
 #else
   return FALSE;
 #endif
+}
+
+/* What the kernel may hold for the socket, received but not read yet: counted as received, it
+ * may belong to messages libsoup has not seen yet. The receive buffer grows with the traffic,
+ * so it is read at each check. */
+static guint64
+receive_buffer_bytes (GSocket *socket)
+{
+  gint size = 0;
+  if (!g_socket_get_option (socket, SOL_SOCKET, SO_RCVBUF, &size, NULL) || size < 0)
+    return 0;
+  return (guint64) size;
 }
 
 /* The stream a wrapper stream is built on (GTlsConnection's "base-io-stream", libsoup's own
@@ -110,7 +122,7 @@ on_readable (GSocket *socket, GIOCondition cond, gpointer data)
   guint64 now;
   if (guard->fired || !bytes_received (socket, &now))
     return G_SOURCE_CONTINUE;
-  if (now - guard->baseline > guard->max_bytes) {
+  if (now - guard->baseline > guard->max_bytes + receive_buffer_bytes (socket)) {
     guard->fired = TRUE;
     disarm (guard);
     guard->exceeded (guard->user_data); /* may free the guard */

@@ -42,7 +42,7 @@ static const char description[] =
   "    actions: restart {downMs?:300}   drop-channels {user?}\n"
   "      ws-garbage {frame: text|binary|unknown-key|huge|truncated-json, count?, size?, user?}\n"
   "  GET  /control/fault               the faults in force and their hits\n"
-  "  DELETE /control/fault[?name=N]    clear them (held answers go out)\n"
+  "  DELETE /control/fault[?name=N]    clear them (held answers go out; all: truncateDownloads too)\n"
   "  POST /control/fault {\"truncateDownloads\":bool}  attachment downloads cut in half\n"
   "\n"
   "SIGTERM and SIGINT save the state, close the channels and exit 0.";
@@ -169,12 +169,17 @@ main (int argc, char **argv)
   opt.no_conversation_ids = no_conversation_ids;
 
   server = amm_server_new (&opt, &error);
-  if (!server || !amm_server_listen (server, &error)) {
+  if (!server) {
     g_printerr ("amm-server: %s\n", error->message);
     return 1;
   }
+  /* before listening: a test may stop the server as soon as it announces its port */
   g_unix_signal_add (SIGTERM, on_signal, server);
   g_unix_signal_add (SIGINT, on_signal, server);
+  if (!amm_server_listen (server, &error)) {
+    g_printerr ("amm-server: %s\n", error->message);
+    return 1;
+  }
   g_main_loop_run (server->loop);
   /* changes made during the shutdown grace period */
   if (server->state->save_id && !amm_state_save (server->state, &error))

@@ -242,7 +242,6 @@ amm_control_listen (AmmServer *server, GError **error)
 {
   g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   g_autoptr (GSocketAddress) addr = NULL;
-  GSList *uris;
 
   if (server->opt.control_port < 0)
     return TRUE;
@@ -251,8 +250,6 @@ amm_control_listen (AmmServer *server, GError **error)
   addr = g_inet_socket_address_new (lo, server->opt.control_port);
   if (!soup_server_listen (server->control, addr, 0, error))
     return FALSE;
-  uris = soup_server_get_uris (server->control);
-  server->control_port = uris ? g_uri_get_port (uris->data) : 0;
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  server->control_port = amm_listening_port (server->control);
   return TRUE;
 }

@@ -513,6 +513,17 @@ on_request_read (SoupServer *soup, SoupServerMessage *msg, gpointer data)
   }
 }
 
+/* with the SoupServer */
+static void
+faults_free (Faults *fs)
+{
+  g_list_free_full (fs->held, (GDestroyNotify) held_free);
+  g_ptr_array_unref (fs->faults);
+  if (fs->restart_id)
+    g_source_remove (fs->restart_id);
+  g_free (fs);
+}
+
 void
 amm_faults_install (AmmServer *server)
 {
@@ -521,7 +532,7 @@ amm_faults_install (AmmServer *server)
   fs->server = server;
   fs->faults = g_ptr_array_new_with_free_func ((GDestroyNotify) fault_free);
   fs->next_id = 1;
-  g_object_set_data (G_OBJECT (server->soup), FAULTS_KEY, fs);
+  g_object_set_data_full (G_OBJECT (server->soup), FAULTS_KEY, fs, (GDestroyNotify) faults_free);
   /* after the CORS/logging hook: a preflight it answered is left alone */
   g_signal_connect (server->soup, "request-read", G_CALLBACK (on_request_read), fs);
 }
@@ -718,9 +729,12 @@ control_set (AmmServer *server, Faults *fs, SoupServerMessage *msg)
 }
 
 static void
-control_clear (Faults *fs, SoupServerMessage *msg, GHashTable *query)
+control_clear (AmmServer *server, Faults *fs, SoupServerMessage *msg, GHashTable *query)
 {
   const char *name = query ? g_hash_table_lookup (query, "name") : NULL;
+
+  if (!name)
+    amm_media_clear_faults (server);
 
   for (guint i = fs->faults->len; i > 0; i--) {
     Fault *f = fs->faults->pdata[i - 1];
@@ -756,7 +770,7 @@ amm_faults_control (AmmServer *server, SoupServerMessage *msg, const char *path,
     return TRUE;
   }
   if (g_str_equal (method, "DELETE")) {
-    control_clear (fs, msg, query);
+    control_clear (server, fs, msg, query);
     return TRUE;
   }
   if (g_str_equal (method, "POST")) {

@@ -343,6 +343,14 @@ amm_media_control_fault (AmmServer *server, SoupServerMessage *msg)
   amm_respond_json (msg, 200, "application/json", doc);
 }
 
+/* DELETE /control/fault (every fault cleared) clears the media faults too. */
+void
+amm_media_clear_faults (AmmServer *server)
+{
+  if (server->media)
+    server->media->truncate_downloads = FALSE;
+}
+
 void
 amm_media_install (AmmServer *server)
 {

@@ -25,6 +25,19 @@ amm_log (const char *fmt, ...)
            g_date_time_get_microsecond (now) / 1000, text);
 }
 
+/* From the listening socket itself: soup_server_get_uris() would do, but libsoup 3.2 never
+ * frees the address it caches for it. */
+guint16
+amm_listening_port (SoupServer *soup)
+{
+  GSList *sockets = soup_server_get_listeners (soup);
+  g_autoptr (GSocketAddress) addr = sockets ? g_socket_get_local_address (sockets->data, NULL) : NULL;
+  guint16 port = G_IS_INET_SOCKET_ADDRESS (addr) ? g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (addr)) : 0;
+
+  g_slist_free (sockets);
+  return port;
+}
+
 const char *
 amm_message_user (SoupServerMessage *msg)
 {

@@ -51,7 +51,6 @@ amm_server_listen (AmmServer *server, GError **error)
 {
   g_autoptr (GTlsCertificate) cert = NULL;
   g_autoptr (GSocketAddress) addr = NULL;
-  GSList *uris;
 
   if (server->opt.tls) {
     cert = g_tls_certificate_new_from_files (server->opt.cert_file, server->opt.key_file, error);
@@ -70,9 +69,7 @@ amm_server_listen (AmmServer *server, GError **error)
   if (!soup_server_listen (server->soup, addr, server->opt.tls ? SOUP_SERVER_LISTEN_HTTPS : 0,
                            error))
     return FALSE;
-  uris = soup_server_get_uris (server->soup);
-  server->port = uris ? g_uri_get_port (uris->data) : 0;
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  server->port = amm_listening_port (server->soup);
 
   if (!amm_control_listen (server, error))
     return FALSE;

@@ -73,6 +73,8 @@ void       amm_server_changed (AmmServer *server, AmmConversation *conv, AmmMess
 
 /* server-util.c */
 void        amm_log (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
+/* The port the SoupServer listens on (its first listening socket), or 0. */
+guint16     amm_listening_port (SoupServer *soup);
 char       *amm_request_base (AmmServer *server, SoupServerMessage *msg, gboolean websocket);
 void        amm_respond_json (SoupServerMessage *msg, guint status, const char *content_type,
                               JsonNode *node);
@@ -165,6 +167,7 @@ gboolean amm_media_control_attachments (SoupServerMessage *msg, JsonObject *o, G
                                         GPtrArray **media);
 /* POST /control/fault {"truncateDownloads":bool} */
 void     amm_media_control_fault (AmmServer *server, SoupServerMessage *msg);
+void     amm_media_clear_faults  (AmmServer *server);
 
 /* server-faults.c: fault switches (tests/amm-server/README.md, "Fault switches") */
 void     amm_faults_install (AmmServer *server);

@@ -332,6 +332,20 @@ wait_timeout (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* Fails the running test (the program goes on), or the program outside a test. */
+static void
+server_failed (char *what)
+{
+  g_printerr ("amm-test-server: ERROR: the server %s after SIGTERM\n", what);
+  if (g_test_get_path () && *g_test_get_path ()) {
+    g_test_message ("the test server %s", what);
+    g_test_fail ();
+  } else {
+    g_error ("amm-test-server: the server %s", what);
+  }
+  g_free (what);
+}
+
 void
 amm_test_server_stop (AmmTestServer *s)
 {
@@ -357,6 +371,12 @@ amm_test_server_stop (AmmTestServer *s)
   g_source_destroy (timer);
   g_source_unref (timer);
   g_main_context_pop_thread_default (s->context);
+  /* SIGTERM makes the server save and exit 0; anything else is a sanitizer's report (ASan,
+   * UBSan, LeakSanitizer at exit: make check-asan) or a crash, printed on its stderr above. */
+  if (!timed_out && g_subprocess_get_if_exited (s->proc) && g_subprocess_get_exit_status (s->proc) != 0)
+    server_failed (g_strdup_printf ("exited with status %d", g_subprocess_get_exit_status (s->proc)));
+  else if (!timed_out && g_subprocess_get_if_signaled (s->proc))
+    server_failed (g_strdup_printf ("was killed by signal %d", g_subprocess_get_term_sig (s->proc)));
   g_clear_object (&s->proc);
 }
 

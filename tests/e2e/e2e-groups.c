@@ -452,6 +452,12 @@ test_after_reconnect (Fixture *f, gconstpointer data)
   g_assert_cmpuint (count_lines_in (f->alice, second, "the old thread again"), ==, 0);
 }
 
+static gboolean
+chat_named (gpointer data)
+{
+  return !g_str_has_prefix (purple_conversation_get_name (data), "amm-new-");
+}
+
 /* Starting one: join_chat with participants opens a draft; the first message creates it. */
 static void
 test_start_group (Fixture *f, gconstpointer data)
@@ -481,9 +487,10 @@ test_start_group (Fixture *f, gconstpointer data)
   g_assert_true (e2e_server_wait_body (f->server, CAROL, "first words", 1, WAIT_MS));
   g_assert_true (wait_line (f->bob, "first words", 0, TRUE));
   g_assert_true (wait_line (f->carol, "first words", 0, TRUE));
-  /* the chat is now named by its thread */
+  /* the chat is now named by its thread (once alice's send is answered: bob and carol may
+   * have it first) */
+  g_assert_true (e2e_wait (chat_named, c, WAIT_MS));
   thread = g_strdup (purple_conversation_get_name (c));
-  g_assert_false (g_str_has_prefix (thread, "amm-new-"));
   subject = server_subject (f, BOB, thread);
   g_assert_cmpstr (subject, ==, "Plans");
   purple_conv_chat_send (PURPLE_CONV_CHAT (c), "second words");
@@ -919,6 +926,36 @@ test_roomlist (Fixture *f, gconstpointer data)
   purple_roomlist_unref (list);
 }
 
+/* Reopening a known conversation shows its recent history, also when the listings since it
+ * was first listed embedded only what changed (docs/protocol.md §6): the oldest line here was
+ * in none of them. */
+static void
+test_reopen_history (Fixture *f, gconstpointer data)
+{
+  g_autofree char *thread = bob_starts_group (f, "history 0");
+  PurpleConversation *c = wait_chat (f->alice, thread);
+  GHashTable *comp;
+
+  g_assert_nonnull (c);
+  g_assert_true (wait_line (f->alice, "history 0", 0, TRUE));
+  for (int i = 1; i < 4; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("history %d", i);
+      bob_says (f, thread, text);
+      g_assert_true (wait_line (f->alice, text, 0, TRUE));
+    }
+  e2e_run_for (300); /* the listings that follow the read marks */
+  purple_conversation_destroy (c);
+  g_ptr_array_set_size (lines, 0);
+  comp = g_hash_table_new (g_str_hash, g_str_equal);
+  g_hash_table_insert (comp, "thread", thread);
+  serv_join_chat (gc_of (f->alice), comp);
+  g_hash_table_destroy (comp);
+  g_assert_nonnull (wait_chat (f->alice, thread));
+  g_assert_true (wait_line (f->alice, "history 0", PURPLE_MESSAGE_DELAYED, FALSE));
+  g_assert_true (wait_line (f->alice, "history 3", PURPLE_MESSAGE_DELAYED, FALSE));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -941,6 +978,7 @@ main (int argc, char **argv)
   ADD ("too-long", fixture_setup_short, test_too_long);
   ADD ("closed", fixture_setup, test_closed);
   ADD ("roomlist", fixture_setup, test_roomlist);
+  ADD ("reopen-history", fixture_setup, test_reopen_history);
   ADD ("get-info", fixture_setup, test_get_info);
   /* The same conversation features against an AMM 2.1 server (long polling, no channel; the
    * subject goes out as a SUBJECT_CHANGE message). Typing is not run here: chatState needs a

@@ -519,7 +519,7 @@ check_garbage (gboolean sse)
   garbage (server, "huge", 2 << 20);
   if (!sse)
     g_assert_true (amm_test_wait_for (reconnected, w, WAIT_MS));
-  send_as (server, BOB, NULL, tid, "after a huge frame");
+  g_free (send_as (server, BOB, NULL, tid, "after a huge frame"));
   g_assert_true (wait_bodies (w, 2, WAIT_MS));
   amm_test_spin (300);
   g_assert_cmpuint (w->bodies->len, ==, 2);
@@ -692,7 +692,7 @@ check_unknown_outcome (const char *json, gboolean new_conv, guint timeout_ms)
   clear_faults (server);
   g_assert_cmpuint (server_count_body (server, ALICE, body), ==, 1);
   /* a message from bob afterwards arrives; alice's own send is not delivered back to her */
-  send_as (server, BOB, NULL, tid, "next");
+  g_free (send_as (server, BOB, NULL, tid, "next"));
   g_assert_true (wait_bodies (w, 2, WAIT_MS));
   amm_test_spin (300);
   g_assert_cmpuint (count_body (w, body), ==, 0);
@@ -825,7 +825,7 @@ test_quit_mid_sync (void)
 
   for (guint i = 1; i <= 23; i++) {
     g_autofree char *body = g_strdup_printf ("m%u", i);
-    send_as (server, BOB, NULL, tid, body);
+    g_free (send_as (server, BOB, NULL, tid, body));
   }
   /* a page request (GET C/{id}?beforeId=…) hangs until cleared */
   fault (server, "{\"name\":\"stall\",\"path\":\"/aem/conversations/\",\"method\":\"GET\"}");
