@@ -59,9 +59,12 @@ struct _AmmClient {
   gboolean        listing_too_large; /* the last single listing was over the cap: use ids next */
   gboolean        ids_unsupported;   /* the server answered the ids request with 406 */
   GPtrArray      *chunk_ids;         /* the running chunked listing's ids (char*), else NULL */
-  guint           chunk_next;        /* the first id of the chunk being fetched */
+  guint           chunk_next;        /* the first id of the chunk being delivered */
   guint           chunk_len;         /* its length */
   guint           chunk_size;        /* ids per chunk (halved when a chunk is over the cap) */
+  GQueue          chunks_ahead;      /* Chunk*: requested, not yet taken; in the ids' order */
+  guint           chunk_fetch_next;  /* the first id not requested yet */
+  gboolean        chunk_busy;        /* the batch holds a chunk not delivered yet */
 
   /* the channel */
   AmmChannel *channel;
@@ -78,6 +81,7 @@ static guint signals[N_SIGNALS];
 G_DEFINE_FINAL_TYPE (AmmClient, amm_client, G_TYPE_OBJECT)
 
 static void run_listing (AmmClient *self);
+static void drop_chunks (AmmClient *self);
 static void open_channel (AmmClient *self);
 static void teardown_channel (AmmClient *self);
 
@@ -124,6 +128,7 @@ amm_client_finalize (GObject *obj)
   amm_sync_free (self->sync);
   amm_conv_state_free (self->conv_state);
   g_free (self->paging_thread);
+  drop_chunks (self);
   g_clear_pointer (&self->chunk_ids, g_ptr_array_unref);
   G_OBJECT_CLASS (amm_client_parent_class)->finalize (obj);
 }
@@ -164,6 +169,7 @@ amm_client_init (AmmClient *self)
 {
   self->cancel = g_cancellable_new ();
   self->retired_resources = g_ptr_array_new_with_free_func ((GDestroyNotify) amm_resources_unref);
+  g_queue_init (&self->chunks_ahead);
   self->conversations = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                                (GDestroyNotify) amm_conversation_unref);
   self->conv_state = amm_conv_state_new ();
@@ -370,6 +376,8 @@ connection_lost (AmmClient *self, const GError *cause)
 
 /* --- the conversation cache ----------------------------------------------------------------- */
 
+/* The cache holds the newest messages only: a listing embeds up to maxMessageCount of every
+ * conversation (50,000 messages for 1,000 × 50), which are delivered and then let go. */
 static void
 cache_conversation (AmmClient *self, AmmConversation *conv, gboolean authoritative)
 {
@@ -377,7 +385,10 @@ cache_conversation (AmmClient *self, AmmConversation *conv, gboolean authoritati
     return;
   if (!authoritative && g_hash_table_contains (self->conversations, conv->id))
     return;
-  g_hash_table_replace (self->conversations, g_strdup (conv->id), amm_conversation_ref (conv));
+  AmmConversation *entry = conv->messages->len > AMM_CLIENT_CACHED_MESSAGES
+                           ? amm_conversation_copy_newest (conv, AMM_CLIENT_CACHED_MESSAGES)
+                           : amm_conversation_ref (conv);
+  g_hash_table_replace (self->conversations, g_strdup (conv->id), entry);
 }
 
 static void
@@ -646,6 +657,8 @@ listing_done (AmmClient *self, gboolean productive, gboolean was_long_poll)
   self->listing_running = FALSE;
   if (self->chunk_ids != NULL)
     self->listing_too_large = FALSE; /* a chunked listing went through */
+  drop_chunks (self);
+  self->chunk_busy = FALSE;
   g_clear_pointer (&self->chunk_ids, g_ptr_array_unref);
   g_clear_pointer (&self->batch, amm_sync_batch_free);
   self->batch_waiting = FALSE;
@@ -678,6 +691,10 @@ listing_failed_full (AmmClient *self, GError *error, guint retry_after_s, gboole
   /* a single listing over the size cap: the next one goes by ids and chunks (§6) */
   if (g_error_matches (error, AMM_ERROR, AMM_ERROR_TOO_LARGE) && self->chunk_ids == NULL)
     self->listing_too_large = TRUE;
+  /* the chunks requested after the one that failed are requested again on resuming */
+  drop_chunks (self);
+  self->chunk_busy = FALSE;
+  self->chunk_fetch_next = self->chunk_next;
   if (!keep_chunks || self->chunk_ids == NULL) {
     g_clear_pointer (&self->chunk_ids, g_ptr_array_unref);
     g_clear_pointer (&self->batch, amm_sync_batch_free);
@@ -717,7 +734,8 @@ listing_failed (AmmClient *self, GError *error, guint retry_after_s, gboolean wa
   listing_failed_full (self, error, retry_after_s, was_long_poll, FALSE);
 }
 
-static void fetch_chunk (AmmClient *self);
+static void take_next_chunk (AmmClient *self);
+static gboolean fetch_chunks (AmmClient *self);
 
 static void
 deliver_batch (AmmClient *self)
@@ -734,8 +752,9 @@ deliver_batch (AmmClient *self)
   if (can_emit (self) && self->batch && self->chunk_ids
       && self->chunk_next + self->chunk_len < self->chunk_ids->len) {
     /* a chunked listing with chunks to go: the cursor moves after the last one */
-    self->chunk_next += self->chunk_len;
-    fetch_chunk (self);
+    self->chunk_busy = FALSE;
+    if (fetch_chunks (self))
+      take_next_chunk (self);
     g_object_unref (self);
     return;
   }
@@ -855,31 +874,79 @@ chunk_size_for (AmmResources *r)
   return CLAMP (AMM_LISTING_CHUNK_MESSAGES / per_conv, 1, limit);
 }
 
+/* One chunk of a chunked listing, requested ahead of its turn (up to AMM_LISTING_CHUNKS_AHEAD),
+ * parsed when its answer comes and taken into the batch in the ids document's order. Its
+ * request holds a reference: a chunk dropped meanwhile (a failure, the listing's end, a
+ * shutdown) has its answer ignored, and the client is never touched then. */
+typedef struct {
+  AmmClient           *client;      /* plain pointer: used only while not dropped */
+  guint                start;       /* its ids: chunk_ids[start .. start + len) */
+  guint                len;
+  GCancellable        *cancel;      /* this request only */
+  gboolean             dropped;
+  gboolean             answered;
+  AmmConversationList *list;        /* answered: the chunk, or NULL and error */
+  GError              *error;
+  guint                retry_after;
+} Chunk;
+
+static void
+chunk_clear (Chunk *c)
+{
+  g_clear_object (&c->cancel);
+  g_clear_pointer (&c->list, amm_conversation_list_unref);
+  g_clear_error (&c->error);
+}
+
+static void
+chunk_unref (Chunk *c)
+{
+  g_rc_box_release_full (c, (GDestroyNotify) chunk_clear);
+}
+
+/* Forget every chunk requested and not taken yet: their answers, still to come, are ignored. */
+static void
+drop_chunks (AmmClient *self)
+{
+  Chunk *c;
+  while ((c = g_queue_pop_head (&self->chunks_ahead)) != NULL) {
+    c->dropped = TRUE;
+    g_cancellable_cancel (c->cancel);
+    chunk_unref (c);
+  }
+}
+
+typedef struct {
+  AmmClient   *self;
+  const Chunk *chunk;
+} ChunkIds;
+
 static void
 fill_ids_filter (JsonBuilder *b, gconstpointer data)
 {
-  AmmClient *self = (AmmClient *) data;
+  const ChunkIds *ci = data;
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "ids");
   json_builder_begin_array (b);
-  for (guint i = 0; i < self->chunk_len; i++) {
+  for (guint i = 0; i < ci->chunk->len; i++) {
     json_builder_begin_object (b);
     json_builder_set_member_name (b, "id");
-    json_builder_add_string_value (b, g_ptr_array_index (self->chunk_ids, self->chunk_next + i));
+    json_builder_add_string_value (b, g_ptr_array_index (ci->self->chunk_ids, ci->chunk->start + i));
     json_builder_end_object (b);
   }
   json_builder_end_array (b);
   json_builder_end_object (b);
 }
 
-/* The conversations of the current chunk: 3.2 POST C {ids}, 3 and 2.1 GET C?id=a&id=b. */
+/* The conversations of a chunk: 3.2 POST C {ids}, 3 and 2.1 GET C?id=a&id=b. */
 static SoupMessage *
-chunk_message (AmmClient *self, GError **error)
+chunk_message (AmmClient *self, const Chunk *chunk, GError **error)
 {
   AmmResources *r = self->resources;
   SoupMessage *msg;
   if (r->version == AMM_VERSION_3_2) {
-    g_autofree char *body = build_json (fill_ids_filter, self);
+    ChunkIds ci = { self, chunk };
+    g_autofree char *body = build_json (fill_ids_filter, &ci);
     msg = amm_http_request_new ("POST", r->conversations_href, self->auth,
                                 AMM_TYPE_CONVERSATIONS_V2 ", " AMM_TYPE_ERROR, AMM_TYPE_CONVERSATIONS_FILTER,
                                 body, -1, error);
@@ -888,8 +955,8 @@ chunk_message (AmmClient *self, GError **error)
     return msg;
   }
   g_autofree char *uri = g_strdup (r->conversations_href);
-  for (guint i = 0; i < self->chunk_len; i++) {
-    char *next = amm_http_uri_add_query (uri, "id", g_ptr_array_index (self->chunk_ids, self->chunk_next + i));
+  for (guint i = 0; i < chunk->len; i++) {
+    char *next = amm_http_uri_add_query (uri, "id", g_ptr_array_index (self->chunk_ids, chunk->start + i));
     g_free (uri);
     uri = next;
   }
@@ -941,48 +1008,98 @@ parse_ids (GBytes *body, char **last_updated, GError **error)
 
 static void on_chunk_answer (GObject *src, GAsyncResult *res, gpointer data);
 
-static void
-fetch_chunk (AmmClient *self)
+/* Request the chunks after the last one requested, up to AMM_LISTING_CHUNKS_AHEAD not taken yet:
+ * the server prepares the next while this client takes the current one. FALSE when the listing
+ * failed (it is over then). */
+static gboolean
+fetch_chunks (AmmClient *self)
 {
-  self->chunk_len = MIN (self->chunk_size, self->chunk_ids->len - self->chunk_next);
-  GError *error = NULL;
-  g_autoptr (SoupMessage) msg = chunk_message (self, &error);
-  if (msg == NULL) {
-    listing_failed (self, error, 0, FALSE);
-    return;
+  while (g_queue_get_length (&self->chunks_ahead) < AMM_LISTING_CHUNKS_AHEAD
+         && self->chunk_fetch_next < self->chunk_ids->len) {
+    Chunk *c = g_rc_box_new0 (Chunk);
+    c->client = self;
+    c->start = self->chunk_fetch_next;
+    c->len = MIN (self->chunk_size, self->chunk_ids->len - c->start);
+    GError *error = NULL;
+    g_autoptr (SoupMessage) msg = chunk_message (self, c, &error);
+    if (msg == NULL) {
+      chunk_unref (c);
+      listing_failed (self, error, 0, FALSE);
+      return FALSE;
+    }
+    c->cancel = g_cancellable_new ();
+    self->chunk_fetch_next += c->len;
+    g_queue_push_tail (&self->chunks_ahead, c);
+    amm_http_send_async (self->session, msg, AMM_REST_TIMEOUT_SECONDS, self->cancel, c->cancel, on_chunk_answer,
+                         g_rc_box_acquire (c));
   }
-  amm_http_send_async (self->session, msg, AMM_REST_TIMEOUT_SECONDS, self->cancel, NULL, on_chunk_answer, self);
+  return TRUE;
 }
 
 static void
 on_chunk_answer (GObject *src, GAsyncResult *res, gpointer data)
 {
+  Chunk *c = data;
   GError *error = NULL;
   guint retry_after = 0;
   g_autoptr (GBytes) body = amm_http_send_finish (res, NULL, &retry_after, &error);
-  if (is_cancelled (error)) {
+  if (is_cancelled (error) || c->dropped) { /* the client may be gone */
+    g_clear_error (&error);
+    chunk_unref (c);
+    return;
+  }
+  AmmClient *self = c->client;
+  c->list = body ? parse_list (self, body, &error) : NULL;
+  c->error = error;
+  c->retry_after = retry_after;
+  c->answered = TRUE;
+  chunk_unref (c); /* the queue holds it */
+  take_next_chunk (self);
+}
+
+/* A chunk that failed: over the cap, the same ids again in smaller chunks; else the listing
+ * fails, to resume at this chunk. */
+static void
+chunk_failed (AmmClient *self, Chunk *c)
+{
+  GError *error = g_steal_pointer (&c->error);
+  guint retry_after = c->retry_after, len = c->len;
+  drop_chunks (self);
+  self->chunk_fetch_next = self->chunk_next;
+  if (g_error_matches (error, AMM_ERROR, AMM_ERROR_TOO_LARGE) && len > 1) {
+    /* big messages: the same ids in smaller chunks */
+    self->chunk_size = len / 2;
+    g_debug ("amm-client: a chunk of %u conversations is too large; %u at a time now", len, self->chunk_size);
     g_error_free (error);
+    fetch_chunks (self);
     return;
   }
-  AmmClient *self = data;
-  g_autoptr (AmmConversationList) list = body ? parse_list (self, body, &error) : NULL;
-  if (list == NULL) {
-    if (g_error_matches (error, AMM_ERROR, AMM_ERROR_TOO_LARGE) && self->chunk_len > 1) {
-      /* big messages: the same ids in smaller chunks */
-      self->chunk_size = self->chunk_len / 2;
-      g_debug ("amm-client: a chunk of %u conversations is too large; %u at a time now", self->chunk_len,
-               self->chunk_size);
-      g_error_free (error);
-      fetch_chunk (self);
-      return;
-    }
-    listing_failed_full (self, error, retry_after, FALSE, TRUE);
+  listing_failed_full (self, error, retry_after, FALSE, TRUE);
+}
+
+/* Take the next chunk into the batch once it is answered and the previous one was delivered. */
+static void
+take_next_chunk (AmmClient *self)
+{
+  Chunk *c = g_queue_peek_head (&self->chunks_ahead);
+  if (self->chunk_busy || c == NULL || !c->answered)
+    return;
+  g_queue_pop_head (&self->chunks_ahead);
+  self->chunk_next = c->start;
+  self->chunk_len = c->len;
+  if (c->list == NULL) {
+    chunk_failed (self, c);
+    chunk_unref (c);
     return;
   }
+  g_autoptr (AmmConversationList) list = amm_conversation_list_ref (c->list);
+  chunk_unref (c);
+  self->chunk_busy = TRUE;
   if (!absorb_list (self, list, FALSE))
     return;
   amm_sync_batch_next_chunk (self->sync, self->batch, list);
-  continue_batch (self);
+  if (fetch_chunks (self)) /* the next ones while this one is delivered */
+    continue_batch (self);
 }
 
 static void send_single_listing (AmmClient *self, const char *cursor, gboolean long_poll);
@@ -1024,12 +1141,14 @@ on_ids_answer (GObject *src, GAsyncResult *res, gpointer data)
   self->chunk_ids = ids;
   self->chunk_next = 0;
   self->chunk_len = 0;
+  self->chunk_fetch_next = 0;
+  self->chunk_busy = FALSE;
   self->chunk_size = chunk_size_for (self->resources);
   self->batch = amm_sync_batch_new_chunked (self->sync, last_updated);
   if (ids->len == 0)
     try_deliver (self); /* nothing to fetch: commit the cursor */
   else
-    fetch_chunk (self);
+    fetch_chunks (self);
 }
 
 /* Step 1 of a large listing: GET C[?after=] for conversations.ids.v1. */
@@ -1066,7 +1185,7 @@ run_listing (AmmClient *self)
   if (self->chunk_ids != NULL && self->batch != NULL) {
     /* a chunked listing stopped by a failure: resume at the chunk that failed */
     self->listing_long_poll = FALSE;
-    fetch_chunk (self);
+    fetch_chunks (self);
     return;
   }
   const char *cursor = amm_sync_get_after (self->sync);
@@ -1265,6 +1384,7 @@ amm_client_start_sync (AmmClient *self, const char *cursor)
     return;
   self->syncing = TRUE;
   if (!self->listing_running) { /* a chunked listing of an earlier sync does not resume */
+    drop_chunks (self);
     g_clear_pointer (&self->chunk_ids, g_ptr_array_unref);
     g_clear_pointer (&self->batch, amm_sync_batch_free);
   }
@@ -1294,6 +1414,7 @@ amm_client_shutdown (AmmClient *self)
   self->shut_down = TRUE;
   self->syncing = FALSE;
   g_cancellable_cancel (self->cancel);
+  drop_chunks (self);
   stop_activity (self);
   amm_conv_on_shutdown (self);
   g_clear_pointer (&self->batch, amm_sync_batch_free);

@@ -78,7 +78,9 @@ void amm_client_refresh (AmmClient *self);
  * No signal is emitted after this returns. Idempotent; dispose calls it. */
 void amm_client_shutdown (AmmClient *self);
 
-/* The conversation cache (filled by listings and sends). */
+/* The conversation cache (filled by listings and sends): each conversation with only its newest
+ * AMM_CLIENT_CACHED_MESSAGES messages (its participants come from the newest one). */
+#define AMM_CLIENT_CACHED_MESSAGES 10
 AmmConversation *amm_client_lookup_conversation (AmmClient *self, const char *thread_id);
 /* The newest active conversation whose participants are exactly self and `peer`; NULL if none. */
 AmmConversation *amm_client_find_direct_conversation (AmmClient *self, const char *peer_address);

@@ -89,9 +89,10 @@ GPtrArray *amm_client_get_participants (AmmClient *self, const char *thread_id);
 /* ---- Read state ---- */
 
 /* Queue a message as read. Queued ids are sent with markAsReadBatch (messageIds.v1) at most
- * every 2 s, in batches of at most maxBatchSize; failures are retried with the next flush. */
+ * every 2 s, in batches of at most maxBatchSize, one batch at a time; failures are retried with
+ * the next flush. */
 void amm_client_mark_read (AmmClient *self, const char *thread_id, const char *message_id);
-/* Send what is queued now (e.g. before logout). */
+/* Send what is queued now (e.g. before logout), one batch after the other. */
 void amm_client_flush_read (AmmClient *self);
 
 /* ---- Typing (chatState over the notification channel) ---- */

@@ -720,6 +720,27 @@ amm_conversation_parse (JsonNode *node, const char *base, GError **error)
   return amm_conversation_parse_at (node, base, "conversation", error);
 }
 
+AmmConversation *
+amm_conversation_copy_newest (const AmmConversation *conv, guint n)
+{
+  AmmConversation *c = amm_conversation_alloc ();
+
+  c->id = g_strdup (conv->id);
+  c->href = g_strdup (conv->href);
+  g_free (c->subject);
+  c->subject = g_strdup (conv->subject);
+  c->active = conv->active;
+  c->closed = conv->closed;
+  c->last_updated_str = g_strdup (conv->last_updated_str);
+  c->last_updated = conv->last_updated ? g_date_time_ref (conv->last_updated) : NULL;
+  c->unread_count = conv->unread_count;
+  c->multiparty = conv->multiparty;
+  c->participants_href = g_strdup (conv->participants_href);
+  for (guint i = 0; i < conv->messages->len && i < n; i++)
+    g_ptr_array_add (c->messages, amm_message_ref (g_ptr_array_index (conv->messages, i)));
+  return c;
+}
+
 /* ---- conversation lists ----------------------------------------------------------------- */
 
 static void

@@ -182,6 +182,10 @@ char *amm_entity_display_name (const AmmEntity *entity);
 /* Added: a new entity with only an address (e.g. to build a "to" list). */
 AmmEntity *amm_entity_new (const char *address);
 
+/* A copy of `conv` that holds only its newest `n` messages (the messages themselves are shared,
+ * not copied): what a cache keeps of a conversation. */
+AmmConversation *amm_conversation_copy_newest (const AmmConversation *conv, guint n);
+
 /* Phone numbers. amm_phone_number_free is NULL-safe. */
 void                  amm_phone_number_free (AmmPhoneNumber *phone);
 AmmPhoneNumber       *amm_phone_number_copy (const AmmPhoneNumber *phone);

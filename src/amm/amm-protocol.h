@@ -59,4 +59,6 @@
  * (chunk size × maxMessageCount). */
 #define AMM_DEFAULT_MAX_IDS_LIMIT      50
 #define AMM_LISTING_CHUNK_MESSAGES     2500
+/* Chunks requested ahead of the one being delivered (their answers are taken in order). */
+#define AMM_LISTING_CHUNKS_AHEAD       2
 #define AMM_EPOCH_TIMESTAMP            "1970-01-01T00:00:00.000Z"

@@ -1,8 +1,8 @@
 /* amm-read-marks.c: read marks, batched (amm-conversations.h "Read state").
  *
  * Marks are queued and sent with markAsReadBatch (messageIds.v1) at most every 2 s, as Avaya's
- * SDK batches them, in batches of at most maxBatchSize; a failed batch is queued again and
- * retried with the next flush.
+ * SDK batches them, in batches of at most maxBatchSize, one batch at a time (the next when the
+ * previous is answered); a failed batch is queued again and retried with the next flush.
  */
 #include "amm-conv-private.h"
 
@@ -10,6 +10,9 @@
 #include "amm-protocol.h"
 
 #define READ_BATCH_DELAY_MS 2000
+/* A UI without a notion of focus marks every message of a first login read: 50,000 marks are
+ * 500 batches, which must not take the connections the listing's chunks need. */
+#define READ_BATCHES_IN_FLIGHT 1
 
 typedef struct {
   AmmClient *client;   /* plain: the client's cancellable is cancelled before it goes */
@@ -86,6 +89,9 @@ on_batch_sent (GObject *src, GAsyncResult *res, gpointer data)
     }
     g_error_free (error);
   }
+  /* the next batch of a flush (a batch queued again waits for the timer) */
+  if (st->read_timer == 0 && !g_queue_is_empty (&st->read_queue))
+    amm_client_flush_read (self);
   read_batch_free (rb);
 }
 
@@ -138,7 +144,7 @@ amm_client_flush_read (AmmClient *self)
     return;
   }
   guint max = r->mark_as_read_max_batch ? r->mark_as_read_max_batch : G_MAXUINT;
-  while (!g_queue_is_empty (&st->read_queue)) {
+  while (st->read_in_flight < READ_BATCHES_IN_FLIGHT && !g_queue_is_empty (&st->read_queue)) {
     GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
     while (ids->len < max && !g_queue_is_empty (&st->read_queue)) {
       char *id = g_queue_pop_head (&st->read_queue);

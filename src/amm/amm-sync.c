@@ -295,7 +295,8 @@ void
 amm_sync_batch_next_chunk (AmmSync *s, AmmSyncBatch *b, AmmConversationList *chunk)
 {
   g_return_if_fail (b->covered != NULL);
-  collect_ids_at (b, b->last_updated_dt, b->covered);
+  /* the previous chunk's ids at the cursor's instant went to b->covered when its deliveries
+   * were taken; one that failed before (paging back) is fetched again and was never counted */
   g_ptr_array_set_size (b->convs, 0);
   g_clear_pointer (&b->list, amm_conversation_list_unref);
   batch_fill (b, chunk);
@@ -469,8 +470,13 @@ amm_sync_batch_take_deliveries (AmmSync *s, AmmSyncBatch *b)
       g_ptr_array_add (cd->items, d);
     }
   }
+  if (b->covered) /* chunked: this chunk's messages at the cursor's instant are covered now */
+    collect_ids_at (b, b->last_updated_dt, b->covered);
   g_ptr_array_sort (per_conv, cmp_conv_deliveries);
-  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) delivery_free);
+  guint total = 0;
+  for (guint i = 0; i < per_conv->len; i++)
+    total += ((ConvDeliveries *) g_ptr_array_index (per_conv, i))->items->len;
+  GPtrArray *out = g_ptr_array_new_full (total, (GDestroyNotify) delivery_free);
   for (guint i = 0; i < per_conv->len; i++) {
     ConvDeliveries *cd = g_ptr_array_index (per_conv, i);
     for (guint j = 0; j < cd->items->len; j++)

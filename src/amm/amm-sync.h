@@ -42,8 +42,9 @@ AmmSyncBatch *amm_sync_batch_new (AmmSync *sync, AmmConversationList *list);
  * `last_updated` (the ids document's). Feed each chunk with amm_sync_batch_next_chunk once the
  * previous one was paged back and its deliveries taken; commit after the last one. */
 AmmSyncBatch *amm_sync_batch_new_chunked (AmmSync *sync, const char *last_updated);
-/* The next chunk replaces the batch's conversations (the ones before it must have been taken:
- * their messages at the cursor's instant are kept for the commit). */
+/* The next chunk replaces the batch's conversations (the messages at the cursor's instant of
+ * every chunk whose deliveries were taken are kept for the commit; a chunk replaced before that,
+ * one that failed while paging back, counts for nothing). */
 void          amm_sync_batch_next_chunk (AmmSync *sync, AmmSyncBatch *batch, AmmConversationList *chunk);
 void          amm_sync_batch_free (AmmSyncBatch *batch);
 AmmConversationList *amm_sync_batch_get_list (AmmSyncBatch *batch);

@@ -44,6 +44,63 @@ amm_buddy_signed_on (AmmPurpleAccount *pa)
   g_slist_free (buddies);
 }
 
+/* amm_purple_normalize_address (address) is address itself: no upper case, no white space
+ * around it. */
+static gboolean
+is_normal_address (const char *address)
+{
+  gsize n = strlen (address);
+
+  if (n == 0 || g_ascii_isspace (address[0]) || g_ascii_isspace (address[n - 1]))
+    return FALSE;
+  for (const char *p = address; *p; p++)
+    if (g_ascii_isupper (*p))
+      return FALSE;
+  return TRUE;
+}
+
+/* `s` without the white space around it: its start, and its length in *len. */
+static const char *
+strip_span (const char *s, gsize *len)
+{
+  gsize n;
+
+  while (g_ascii_isspace (*s))
+    s++;
+  n = strlen (s);
+  while (n > 0 && g_ascii_isspace (s[n - 1]))
+    n--;
+  *len = n;
+  return s;
+}
+
+/* Is `name` what amm_entity_display_name (entity) gives ("Given Surname", either alone, else
+ * the address)? Compared without building it. */
+static gboolean
+is_display_name (const char *name, const AmmEntity *entity)
+{
+  gsize gl, sl, nl = strlen (name);
+  const char *g = strip_span (entity->given_name ? entity->given_name : "", &gl);
+  const char *s = strip_span (entity->surname ? entity->surname : "", &sl);
+
+  if (gl > 0 && sl > 0)
+    return nl == gl + 1 + sl && strncmp (name, g, gl) == 0 && name[gl] == ' '
+           && strncmp (name + gl + 1, s, sl) == 0;
+  if (gl > 0 || sl > 0)
+    return nl == gl + sl && strncmp (name, gl > 0 ? g : s, nl) == 0;
+  return strcmp (name, entity->address) == 0;
+}
+
+static gboolean
+has_name (const AmmEntity *entity)
+{
+  gsize gl, sl;
+
+  strip_span (entity->given_name ? entity->given_name : "", &gl);
+  strip_span (entity->surname ? entity->surname : "", &sl);
+  return gl > 0 || sl > 0;
+}
+
 void
 amm_buddy_remember_entity (AmmPurpleAccount *pa, const AmmEntity *entity)
 {
@@ -54,6 +111,14 @@ amm_buddy_remember_entity (AmmPurpleAccount *pa, const AmmEntity *entity)
   if (entity == NULL || entity->address == NULL || *entity->address == '\0'
       || pa->known_addresses == NULL)
     return;
+  if (is_normal_address (entity->address))
+    {
+      /* every message repeats its sender and participants: nothing to allocate for those the
+       * account knows already, under the same name (or with none to learn) */
+      old = g_hash_table_lookup (pa->known_addresses, entity->address);
+      if (old != NULL && (!has_name (entity) || is_display_name (old, entity)))
+        return;
+    }
   key = amm_purple_normalize_address (entity->address);
   name = amm_entity_display_name (entity);
   old = g_hash_table_lookup (pa->known_addresses, key);

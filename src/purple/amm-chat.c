@@ -24,7 +24,8 @@
 #endif
 
 #define AMM_PRPL_ID "prpl-amm"
-#define HISTORY_ON_OPEN 10
+/* the client's cache holds as many of each conversation's newest messages */
+#define HISTORY_ON_OPEN AMM_CLIENT_CACHED_MESSAGES
 
 typedef struct {
   int        id;
@@ -959,6 +960,18 @@ open_conversation (AmmPurpleAccount *pa, AmmConversation *conv, GHashTable *comp
   write_history (pa, chat, conv, c);
 }
 
+/* Does the cached conversation hold the history shown on open? An incremental listing may
+ * embed only what changed since the last one (docs/protocol.md §6), so the cache can hold
+ * fewer messages than that: then the newest are fetched. */
+static gboolean
+history_cached (AmmConversation *conv)
+{
+  guint n = conv->messages->len;
+  AmmMessage *oldest = n > 0 ? g_ptr_array_index (conv->messages, n - 1) : NULL;
+
+  return n >= HISTORY_ON_OPEN || (oldest && oldest->event_type == AMM_EVENT_START);
+}
+
 typedef struct {
   AmmPurpleAccount *pa;
   GHashTable       *components;
@@ -977,8 +990,16 @@ fetch_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     goto out;
   if (conv == NULL)
     {
-      g_autofree char *why = amm_purple_error_text (error, pa->host);
-      join_failed (pa, fd->components, "Cannot open the conversation", why);
+      /* a known conversation still opens, with the history the client has */
+      AmmConversation *cached = amm_client_lookup_conversation (
+          pa->client, g_hash_table_lookup (fd->components, "thread"));
+      if (cached)
+        open_conversation (pa, cached, fd->components);
+      else
+        {
+          g_autofree char *why = amm_purple_error_text (error, pa->host);
+          join_failed (pa, fd->components, "Cannot open the conversation", why);
+        }
     }
   else
     open_conversation (pa, conv, fd->components);
@@ -1009,7 +1030,7 @@ amm_chat_join (PurpleConnection *gc, GHashTable *components)
           purple_conversation_present (open_window (pa, chat));
           return;
         }
-      if (conv)
+      if (conv && history_cached (conv))
         {
           open_conversation (pa, conv, components);
           return;

@@ -269,34 +269,71 @@ compare_last_updated_desc (gconstpointer a, gconstpointer b, gpointer user)
   return ta < tb ? 1 : ta > tb ? -1 : 0;
 }
 
+/* The conversations named by `ids` that the user is or was in, each once. */
+static GPtrArray *
+conversations_by_id (AmmState *state, const char *user, const char * const *ids)
+{
+  GPtrArray *out = g_ptr_array_new ();
+  g_autoptr (GHashTable) seen = g_hash_table_new (g_direct_hash, g_direct_equal);
+
+  for (guint i = 0; ids[i]; i++) {
+    AmmConversation *c = amm_state_find_conversation (state, ids[i]);
+
+    if (c && amm_conversation_find_participant (c, user) && g_hash_table_add (seen, c))
+      g_ptr_array_add (out, c);
+  }
+  return out;
+}
+
+/* What a listing holds, newest change first: by id, the named conversations; incremental,
+ * every one changed at or after `after`; full, the active ones. */
+static GPtrArray *
+listed_conversations (AmmState *state, const char *user, gboolean incremental, gint64 after,
+                      const char * const *ids)
+{
+  GPtrArray *convs;
+
+  if (ids) {
+    convs = conversations_by_id (state, user, ids);
+  } else {
+    g_autoptr (GPtrArray) all = amm_state_user_conversations (state, user);
+
+    convs = g_ptr_array_new ();
+    for (guint i = 0; i < all->len; i++) {
+      AmmConversation *c = all->pdata[i];
+      gboolean keep = incremental ? amm_conversation_last_updated_for (c, user) >= after
+                                  : amm_conversation_is_active_participant (c, user) && !c->closed;
+      if (keep)
+        g_ptr_array_add (convs, c);
+    }
+  }
+  g_ptr_array_sort_with_data (convs, compare_last_updated_desc, (gpointer) user);
+  return convs;
+}
+
+/* An incremental listing embeds what changed since `after` and the anchor
+ * (amm_conversation_changed_since); a full or by-id one the newest maxMessageCount. */
 static JsonNode *
 list_document (AmmServer *server, const char *user, const char *base, gboolean incremental,
                gint64 after, const char * const *ids)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
-  g_autoptr (GPtrArray) convs = amm_state_user_conversations (server->state, user);
+  g_autoptr (GPtrArray) convs = listed_conversations (server->state, user, incremental, after, ids);
   g_autofree char *href = amm_conversations_href (base);
   g_autofree char *last = amm_time_format (amm_state_user_last_updated (server->state, user));
+  g_autoptr (AmmJsonDoc) doc = amm_json_doc_new (server->state, user, base);
+  guint max = server->opt.max_message_count;
 
-  g_ptr_array_sort_with_data (convs, compare_last_updated_desc, (gpointer) user);
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "conversations");
   json_builder_begin_array (b);
   for (guint i = 0; i < convs->len; i++) {
     AmmConversation *c = convs->pdata[i];
-    g_autoptr (GPtrArray) newest = NULL;
+    g_autoptr (GPtrArray) embedded = incremental && !ids
+                                       ? amm_conversation_changed_since (c, user, after, max)
+                                       : amm_conversation_newest (c, user, max);
 
-    if (ids) {
-      if (!g_strv_contains (ids, c->id))
-        continue;
-    } else if (incremental) {
-      if (amm_conversation_last_updated_for (c, user) < after)
-        continue;
-    } else if (!amm_conversation_is_active_participant (c, user) || c->closed) {
-      continue;
-    }
-    newest = amm_conversation_newest (c, user, server->opt.max_message_count);
-    json_builder_add_value (b, amm_json_conversation (server->state, c, user, base, newest));
+    amm_json_doc_add_conversation (doc, b, c, embedded);
   }
   json_builder_end_array (b);
   b_str (b, "lastUpdated", last);

@@ -2,6 +2,7 @@
 #include "server-state.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "amm-protocol.h"
 
@@ -218,13 +219,17 @@ amm_state_tick (AmmState *state)
   return now;
 }
 
+/* gmtime_r rather than GDateTime: a listing formats two timestamps a message, and the
+ * GDateTime and its format string cost more than the rest of the message's strings. */
 char *
 amm_time_format (gint64 ms)
 {
-  g_autoptr (GDateTime) dt = g_date_time_new_from_unix_utc (ms / 1000);
-  g_autofree char *s = g_date_time_format (dt, "%Y-%m-%dT%H:%M:%S");
+  time_t secs = (time_t) (ms / 1000);
+  struct tm tm;
 
-  return g_strdup_printf ("%s.%03dZ", s, (int) (ms % 1000));
+  gmtime_r (&secs, &tm);
+  return g_strdup_printf ("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                          tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int) (ms % 1000));
 }
 
 gboolean
@@ -340,6 +345,53 @@ amm_conversation_newest (AmmConversation *conv, const char *viewer, guint max)
 
   for (guint i = all->len; i > 0 && out->len < max; i--)
     g_ptr_array_add (out, all->pdata[i - 1]);
+  return out;
+}
+
+/* m's lastModifiedDate as the reader `key` (a lower-case address) sees it: later than the
+ * message's own when that reader marked it read. */
+static gint64
+modified_for_key (AmmMessage *m, const char *key)
+{
+  gint64 *when = m->read_at ? g_hash_table_lookup (m->read_at, key) : NULL;
+
+  return when ? MAX (m->modified, *when) : m->modified;
+}
+
+GPtrArray *
+amm_conversation_changed_since (AmmConversation *conv, const char *viewer, gint64 after, guint max)
+{
+  GPtrArray *out = g_ptr_array_new ();
+  AmmParticipant *p = amm_conversation_find_participant (conv, viewer);
+  gint64 until = visible_until (conv, viewer);
+  g_autofree char *key = g_ascii_strdown (viewer, -1);
+  /* a read mark is the only change an older message can see (its lastModifiedDate for that
+   * reader); each one also advances the reader's read_changed, so without a recent one no
+   * older message needs looking at */
+  gboolean reads = p && p->read_changed >= after;
+  gboolean anchored = FALSE;
+  guint changed = 0;
+
+  for (guint i = conv->messages->len; i > 0; i--) {
+    AmmMessage *m = conv->messages->pdata[i - 1];
+
+    if (m->received > until)
+      continue;
+    if (m->received >= after) {
+      if (changed == max)
+        break;        /* more new ones than fit: the client pages back, no anchor */
+      g_ptr_array_add (out, m);
+      changed++;
+    } else if (!anchored) {
+      g_ptr_array_add (out, m);   /* where the new ones join what the client has */
+      anchored = TRUE;
+    } else if (!reads || changed == max) {
+      break;
+    } else if (modified_for_key (m, key) >= after) {
+      g_ptr_array_add (out, m);
+      changed++;
+    }
+  }
   return out;
 }
 
@@ -680,9 +732,8 @@ gint64
 amm_message_modified_for (AmmMessage *msg, const char *viewer)
 {
   g_autofree char *key = viewer ? g_ascii_strdown (viewer, -1) : NULL;
-  gint64 *when = key && msg->read_at ? g_hash_table_lookup (msg->read_at, key) : NULL;
 
-  return when ? MAX (msg->modified, *when) : msg->modified;
+  return key ? modified_for_key (msg, key) : msg->modified;
 }
 
 AmmMessage *
@@ -752,161 +803,241 @@ add_time (JsonBuilder *b, const char *name, gint64 ms)
   json_builder_add_string_value (b, s);
 }
 
-static gboolean
-message_read_by (AmmMessage *m, const char *viewer)
+static void
+add_str (JsonBuilder *b, const char *name, const char *v)
 {
-  g_autofree char *key = g_ascii_strdown (viewer, -1);
+  json_builder_set_member_name (b, name);
+  json_builder_add_string_value (b, v);
+}
 
-  return g_hash_table_contains (m->read_by, key);
+static void
+add_int (JsonBuilder *b, const char *name, gint64 v)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_add_int_value (b, v);
+}
+
+struct _AmmJsonDoc {
+  AmmState   *state;
+  char       *viewer;
+  char       *viewer_key;   /* lower-case: the key of read_by and read_at */
+  char       *base;
+  GHashTable *entities;     /* address as stored → JsonNode, the entity without phone numbers */
+};
+
+AmmJsonDoc *
+amm_json_doc_new (AmmState *state, const char *viewer, const char *base)
+{
+  AmmJsonDoc *doc = g_new0 (AmmJsonDoc, 1);
+
+  doc->state = state;
+  doc->viewer = g_strdup (viewer);
+  doc->viewer_key = g_ascii_strdown (viewer, -1);
+  doc->base = g_strdup (base);
+  doc->entities = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                         (GDestroyNotify) json_node_unref);
+  return doc;
+}
+
+void
+amm_json_doc_free (AmmJsonDoc *doc)
+{
+  if (!doc)
+    return;
+  g_hash_table_unref (doc->entities);
+  g_free (doc->viewer);
+  g_free (doc->viewer_key);
+  g_free (doc->base);
+  g_free (doc);
+}
+
+/* The entity of `address`, made once per document and shared by reference. */
+static JsonNode *
+doc_entity (AmmJsonDoc *doc, const char *address)
+{
+  JsonNode *node = g_hash_table_lookup (doc->entities, address);
+
+  if (!node) {
+    node = amm_json_entity (doc->state, address, FALSE);
+    g_hash_table_insert (doc->entities, g_strdup (address), node);
+  }
+  return json_node_ref (node);
+}
+
+static gboolean
+doc_read (AmmJsonDoc *doc, AmmMessage *m)
+{
+  return g_hash_table_contains (m->read_by, doc->viewer_key);
+}
+
+static void
+doc_add_parts (AmmJsonDoc *doc, JsonBuilder *b, AmmMessage *m)
+{
+  json_builder_set_member_name (b, "parts");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < m->parts->len; i++) {
+    AmmPart *p = m->parts->pdata[i];
+    g_autofree char *media = g_strdup_printf ("%s/aem/media/%s", doc->base, p->id);
+
+    json_builder_begin_object (b);
+    add_str (b, "partId", p->id);
+    add_str (b, "mimeType", p->mime_type);
+    json_builder_set_member_name (b, "size");
+    json_builder_add_int_value (b, p->size);
+    add_str (b, "disposition", p->disposition);
+    add_str (b, "media", media);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+}
+
+static void
+doc_add_event (AmmJsonDoc *doc, JsonBuilder *b, AmmMessage *m)
+{
+  json_builder_set_member_name (b, "event");
+  json_builder_begin_object (b);
+  add_str (b, "type", m->event_type);
+  if (m->event_participants) {
+    json_builder_set_member_name (b, "participants");
+    json_builder_begin_array (b);
+    for (guint i = 0; m->event_participants[i]; i++)
+      json_builder_add_value (b, doc_entity (doc, m->event_participants[i]));
+    json_builder_end_array (b);
+  }
+  json_builder_end_object (b);
+}
+
+void
+amm_json_doc_add_message (AmmJsonDoc *doc, JsonBuilder *b, AmmMessage *m)
+{
+  g_autofree char *href = g_strdup_printf ("%s/aem/messages/%s", doc->base, m->id);
+
+  json_builder_begin_object (b);
+  add_str (b, "id", m->id);
+  add_str (b, "href", href);
+  add_str (b, "threadId", m->thread_id);
+  add_str (b, "subject", m->subject);
+  add_str (b, "body", m->body);
+  json_builder_set_member_name (b, "from");
+  json_builder_add_value (b, doc_entity (doc, m->from));
+  json_builder_set_member_name (b, "to");
+  json_builder_begin_array (b);
+  for (guint i = 0; m->to[i]; i++)
+    json_builder_add_value (b, doc_entity (doc, m->to[i]));
+  json_builder_end_array (b);
+  doc_add_parts (doc, b, m);
+  add_time (b, "receivedDate", m->received);
+  add_time (b, "lastModifiedDate", modified_for_key (m, doc->viewer_key));
+  if (m->in_reply_to)
+    add_str (b, "inReplyTo", m->in_reply_to);
+  doc_add_event (doc, b, m);
+  json_builder_set_member_name (b, "flags");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "read");
+  json_builder_add_boolean_value (b, doc_read (doc, m));
+  add_str (b, "importance", m->importance);
+  add_str (b, "sensitivity", m->sensitivity);
+  json_builder_end_object (b);
+  json_builder_end_object (b);
 }
 
 JsonNode *
 amm_json_message (AmmState *state, AmmMessage *m, const char *viewer, const char *base)
 {
+  g_autoptr (AmmJsonDoc) doc = amm_json_doc_new (state, viewer, base);
   g_autoptr (JsonBuilder) b = json_builder_new ();
-  g_autofree char *href = g_strdup_printf ("%s/aem/messages/%s", base, m->id);
 
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "id");
-  json_builder_add_string_value (b, m->id);
-  json_builder_set_member_name (b, "href");
-  json_builder_add_string_value (b, href);
-  json_builder_set_member_name (b, "threadId");
-  json_builder_add_string_value (b, m->thread_id);
-  json_builder_set_member_name (b, "subject");
-  json_builder_add_string_value (b, m->subject);
-  json_builder_set_member_name (b, "body");
-  json_builder_add_string_value (b, m->body);
-  json_builder_set_member_name (b, "from");
-  json_builder_add_value (b, amm_json_entity (state, m->from, FALSE));
-  json_builder_set_member_name (b, "to");
-  json_builder_begin_array (b);
-  for (guint i = 0; m->to[i]; i++)
-    json_builder_add_value (b, amm_json_entity (state, m->to[i], FALSE));
-  json_builder_end_array (b);
-  json_builder_set_member_name (b, "parts");
-  json_builder_begin_array (b);
-  for (guint i = 0; i < m->parts->len; i++) {
-    AmmPart *p = m->parts->pdata[i];
-    g_autofree char *media = g_strdup_printf ("%s/aem/media/%s", base, p->id);
-
-    json_builder_begin_object (b);
-    json_builder_set_member_name (b, "partId");
-    json_builder_add_string_value (b, p->id);
-    json_builder_set_member_name (b, "mimeType");
-    json_builder_add_string_value (b, p->mime_type);
-    json_builder_set_member_name (b, "size");
-    json_builder_add_int_value (b, p->size);
-    json_builder_set_member_name (b, "disposition");
-    json_builder_add_string_value (b, p->disposition);
-    json_builder_set_member_name (b, "media");
-    json_builder_add_string_value (b, media);
-    json_builder_end_object (b);
-  }
-  json_builder_end_array (b);
-  add_time (b, "receivedDate", m->received);
-  add_time (b, "lastModifiedDate", amm_message_modified_for (m, viewer));
-  if (m->in_reply_to) {
-    json_builder_set_member_name (b, "inReplyTo");
-    json_builder_add_string_value (b, m->in_reply_to);
-  }
-  json_builder_set_member_name (b, "event");
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "type");
-  json_builder_add_string_value (b, m->event_type);
-  if (m->event_participants) {
-    json_builder_set_member_name (b, "participants");
-    json_builder_begin_array (b);
-    for (guint i = 0; m->event_participants[i]; i++)
-      json_builder_add_value (b, amm_json_entity (state, m->event_participants[i], FALSE));
-    json_builder_end_array (b);
-  }
-  json_builder_end_object (b);
-  json_builder_set_member_name (b, "flags");
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "read");
-  json_builder_add_boolean_value (b, message_read_by (m, viewer));
-  json_builder_set_member_name (b, "importance");
-  json_builder_add_string_value (b, m->importance);
-  json_builder_set_member_name (b, "sensitivity");
-  json_builder_add_string_value (b, m->sensitivity);
-  json_builder_end_object (b);
-  json_builder_end_object (b);
+  amm_json_doc_add_message (doc, b, m);
   return json_builder_get_root (b);
 }
 
-JsonNode *
-amm_json_conversation (AmmState *state, AmmConversation *conv, const char *viewer,
-                       const char *base, GPtrArray *messages)
-{
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  g_autoptr (GPtrArray) visible = amm_conversation_visible_messages (conv, viewer);
-  g_autofree char *chref = amm_conversations_href (base);
-  g_autofree char *href = g_strdup_printf ("%s/%s", chref, conv->id);
-  g_autofree char *phref = g_strdup_printf ("%s/participants", href);
-  AmmParticipant *me = amm_conversation_find_participant (conv, viewer);
-  guint total = 0, unread = 0, active = 0, attachments = 0, unread_attachments = 0;
-  gint64 latest = 0;
+typedef struct {
+  guint total, unread, attachments, unread_attachments;
+  gint64 latest;
+} ConvCounts;
 
-  for (guint i = 0; i < visible->len; i++) {
-    AmmMessage *m = visible->pdata[i];
-    latest = MAX (latest, m->received);
+/* Counts over the messages the viewer can see (without copying the list). */
+static void
+doc_count (AmmJsonDoc *doc, AmmConversation *conv, ConvCounts *n)
+{
+  gint64 until = visible_until (conv, doc->viewer);
+
+  memset (n, 0, sizeof *n);
+  for (guint i = 0; i < conv->messages->len; i++) {
+    AmmMessage *m = conv->messages->pdata[i];
+
+    if (m->received > until)
+      continue;
+    n->latest = MAX (n->latest, m->received);
     if (g_strcmp0 (m->event_type, "MESSAGE") != 0)
       continue;
-    total++;
-    attachments += m->parts->len;
-    if (!message_read_by (m, viewer)) {
-      unread++;
-      unread_attachments += m->parts->len;
+    n->total++;
+    n->attachments += m->parts->len;
+    if (!doc_read (doc, m)) {
+      n->unread++;
+      n->unread_attachments += m->parts->len;
     }
   }
+}
+
+void
+amm_json_doc_add_conversation (AmmJsonDoc *doc, JsonBuilder *b, AmmConversation *conv,
+                               GPtrArray *messages)
+{
+  g_autofree char *chref = amm_conversations_href (doc->base);
+  g_autofree char *href = g_strdup_printf ("%s/%s", chref, conv->id);
+  g_autofree char *phref = g_strdup_printf ("%s/participants", href);
+  AmmParticipant *me = amm_conversation_find_participant (conv, doc->viewer);
+  guint active = 0;
+  ConvCounts n;
+
+  doc_count (doc, conv, &n);
   for (guint i = 0; i < conv->participants->len; i++)
     active += ((AmmParticipant *) conv->participants->pdata[i])->active ? 1 : 0;
 
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "id");
-  json_builder_add_string_value (b, conv->id);
-  json_builder_set_member_name (b, "href");
-  json_builder_add_string_value (b, href);
-  json_builder_set_member_name (b, "type");
-  json_builder_add_string_value (b, "THREAD");
-  json_builder_set_member_name (b, "subject");
-  json_builder_add_string_value (b, conv->subject ? conv->subject : "");
-  json_builder_set_member_name (b, "owner");
-  json_builder_add_string_value (b, conv->owner);
+  add_str (b, "id", conv->id);
+  add_str (b, "href", href);
+  add_str (b, "type", "THREAD");
+  add_str (b, "subject", conv->subject ? conv->subject : "");
+  add_str (b, "owner", conv->owner);
   json_builder_set_member_name (b, "flags");
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "active");
   json_builder_add_boolean_value (b, me && me->active && !conv->closed);
   json_builder_set_member_name (b, "closed");
   json_builder_add_boolean_value (b, conv->closed);
-  json_builder_set_member_name (b, "sensitivity");
-  json_builder_add_string_value (b, "NORMAL");
+  add_str (b, "sensitivity", "NORMAL");
   json_builder_end_object (b);
   add_time (b, "lastAccessedTime", me ? me->last_accessed : 0);
-  add_time (b, "lastUpdated", amm_conversation_last_updated_for (conv, viewer));
-  add_time (b, "latestEntryTimestamp", latest);
-  json_builder_set_member_name (b, "totalCount");
-  json_builder_add_int_value (b, total);
-  json_builder_set_member_name (b, "unreadCount");
-  json_builder_add_int_value (b, unread);
-  json_builder_set_member_name (b, "attachmentCount");
-  json_builder_add_int_value (b, attachments);
-  json_builder_set_member_name (b, "unreadAttachmentCount");
-  json_builder_add_int_value (b, unread_attachments);
+  add_time (b, "lastUpdated", amm_conversation_last_updated_for (conv, doc->viewer));
+  add_time (b, "latestEntryTimestamp", n.latest);
+  add_int (b, "totalCount", n.total);
+  add_int (b, "unreadCount", n.unread);
+  add_int (b, "attachmentCount", n.attachments);
+  add_int (b, "unreadAttachmentCount", n.unread_attachments);
   json_builder_set_member_name (b, "isMultiparty");
   json_builder_add_boolean_value (b, active > 2);
   json_builder_set_member_name (b, "participants");
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "href");
-  json_builder_add_string_value (b, phref);
+  add_str (b, "href", phref);
   json_builder_end_object (b);
   json_builder_set_member_name (b, "messages");
   json_builder_begin_array (b);
   for (guint i = 0; messages && i < messages->len; i++)
-    json_builder_add_value (b, amm_json_message (state, messages->pdata[i], viewer, base));
+    amm_json_doc_add_message (doc, b, messages->pdata[i]);
   json_builder_end_array (b);
   json_builder_end_object (b);
+}
+
+JsonNode *
+amm_json_conversation (AmmState *state, AmmConversation *conv, const char *viewer,
+                       const char *base, GPtrArray *messages)
+{
+  g_autoptr (AmmJsonDoc) doc = amm_json_doc_new (state, viewer, base);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+
+  amm_json_doc_add_conversation (doc, b, conv, messages);
   return json_builder_get_root (b);
 }
 
@@ -920,20 +1051,6 @@ add_strv (JsonBuilder *b, const char *name, char **v)
   for (guint i = 0; v && v[i]; i++)
     json_builder_add_string_value (b, v[i]);
   json_builder_end_array (b);
-}
-
-static void
-add_str (JsonBuilder *b, const char *name, const char *v)
-{
-  json_builder_set_member_name (b, name);
-  json_builder_add_string_value (b, v);
-}
-
-static void
-add_int (JsonBuilder *b, const char *name, gint64 v)
-{
-  json_builder_set_member_name (b, name);
-  json_builder_add_int_value (b, v);
 }
 
 gboolean

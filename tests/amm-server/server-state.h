@@ -165,8 +165,26 @@ JsonNode *amm_json_message (AmmState *state, AmmMessage *msg, const char *viewer
 /* messages: the AmmMessages to embed, newest first. */
 JsonNode *amm_json_conversation (AmmState *state, AmmConversation *conv, const char *viewer,
                                  const char *base, GPtrArray *messages);
+
+/* The same for a document of many conversations or messages, built with one JsonBuilder:
+ * each user's entity is built once per AmmJsonDoc and shared by reference wherever it
+ * appears (from, to, event participants), and the viewer's read key is computed once. */
+typedef struct _AmmJsonDoc AmmJsonDoc;
+AmmJsonDoc *amm_json_doc_new (AmmState *state, const char *viewer, const char *base);
+void        amm_json_doc_free (AmmJsonDoc *doc);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (AmmJsonDoc, amm_json_doc_free)
+/* Add the message or conversation to `b` (as an array element or after a member name). */
+void        amm_json_doc_add_message (AmmJsonDoc *doc, JsonBuilder *b, AmmMessage *msg);
+void        amm_json_doc_add_conversation (AmmJsonDoc *doc, JsonBuilder *b, AmmConversation *conv,
+                                           GPtrArray *messages);
 /* Newest `max` visible messages, newest first. */
 GPtrArray *amm_conversation_newest (AmmConversation *conv, const char *viewer, guint max);
+/* What an incremental listing embeds (docs/protocol.md §6), newest first: the visible messages
+ * received at or after `after`, and older ones `viewer` marked read at or after it (at most
+ * `max` of these), plus the newest message received before `after` (the anchor) unless more
+ * than `max` messages are new. */
+GPtrArray *amm_conversation_changed_since (AmmConversation *conv, const char *viewer,
+                                           gint64 after, guint max);
 
 char *amm_conversations_href (const char *base);
 

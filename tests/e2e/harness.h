@@ -88,6 +88,9 @@ const char *e2e_account_cursor (E2eAccount *a);
 
 /* Forget the recorded messages. */
 void e2e_account_clear (E2eAccount *a);
+/* Record received and written messages (the default) or not: a benchmark that counts them
+ * itself turns it off, so that its figures hold the plugin's memory and time only. */
+void e2e_set_recording (gboolean on);
 
 /* Messages received from `sender` (NULL: anyone) with exactly `text` (NULL: any). */
 guint e2e_count_received (E2eAccount *a, const char *sender, const char *text);

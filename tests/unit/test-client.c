@@ -569,6 +569,25 @@ check_generated (Watch *w, guint convs, guint first, guint per_conv)
   g_assert_cmpuint (g_hash_table_size (next), ==, convs);
 }
 
+/* Across chunks, deliveries follow the ids document's order, newest change first: generated
+ * conversation i of `convs` ("gen <i>/<j>") is in chunk (convs - 1 - i) / `chunk`, and no
+ * delivery of a chunk comes after one of a later chunk (chunks are fetched ahead of their turn,
+ * and delivered in turn). */
+static void
+check_chunk_order (Watch *w, guint convs, guint chunk)
+{
+  guint last = 0;
+  for (guint k = 0; k < w->received->len; k++) {
+    guint i = 0, j = 0;
+    g_assert_cmpint (sscanf (got (w, k)->body, "gen %u/%u", &i, &j), ==, 2);
+    g_assert_cmpuint (i, <, convs);
+    guint c = (convs - 1 - i) / chunk;
+    g_assert_cmpuint (c, >=, last);
+    last = c;
+  }
+  g_assert_cmpuint (last, ==, (convs - 1) / chunk);
+}
+
 /* 60 conversations × 5 messages, 5 embedded: the single listing (~190 KB) is over the 64 KiB
  * cap; ids and chunks of 10 (maxIdsLimit) get everything, once, in order. Then 40 more
  * conversations × 8 messages while alice is away: the incremental listing is over the cap
@@ -588,6 +607,7 @@ check_big_sync (const char *api)
   g_assert_true (amm_test_wait_for (is_up, w, WAIT_MS));
   amm_test_spin (300);
   check_generated (w, 60, 0, 5);
+  check_chunk_order (w, 60, 10);
   g_assert_cmpuint (w->cursor_changes, ==, 1); /* committed once, after the last chunk */
   g_autofree char *cursor = g_strdup (w->cursor);
   finish (w);
@@ -600,6 +620,7 @@ check_big_sync (const char *api)
   wait_received (w, 320);
   amm_test_spin (500);
   check_generated (w, 40, 0, 8);
+  check_chunk_order (w, 40, 10);
   g_assert_nonnull (w->cursor);
   g_assert_cmpstr (w->cursor, !=, cursor);
   g_autofree char *cursor2 = g_strdup (w->cursor);
@@ -618,6 +639,147 @@ check_big_sync (const char *api)
 static void test_big_sync_32 (void) { check_big_sync ("3.2"); }
 static void test_big_sync_3 (void) { check_big_sync ("3"); }
 static void test_big_sync_21 (void) { check_big_sync ("2.1"); }
+
+static gint64
+fault_hits (AmmTestServer *server, const char *name)
+{
+  g_autoptr (JsonNode) n = amm_test_server_control (server, "GET", "/control/fault", NULL, NULL);
+  g_assert_nonnull (n);
+  JsonArray *a = json_object_get_array_member (json_node_get_object (n), "faults");
+  gint64 hits = 0;
+  for (guint i = 0; a && i < json_array_get_length (a); i++) {
+    JsonObject *f = json_array_get_object_element (a, i);
+    if (g_strcmp0 (json_object_get_string_member_with_default (f, "name", NULL), name) == 0)
+      hits += json_object_get_int_member_with_default (f, "hits", 0);
+  }
+  return hits;
+}
+
+/* With an incremental listing that embeds only what changed, the anchor (docs/protocol.md §6)
+ * spares the client a page request: a resumed sync with two new messages in a conversation
+ * with a longer history delivers them from the listing alone. Page requests fail here (503),
+ * and none is made. */
+static void
+test_sync_no_needless_paging (void)
+{
+  g_autoptr (AmmTestServer) server = amm_test_server_start ("--max-message-count", "5", NULL);
+  AmmClient *c = connected_client (server, ALICE, "alice-pw", NULL);
+  Watch *w = watch (c);
+  amm_client_start_sync (c, NULL);
+  g_assert_true (amm_test_wait_for (is_up, w, WAIT_MS));
+  send_as (server, BOB, ALICE, NULL, "start");
+  wait_received (w, 1);
+  g_autofree char *thread = g_strdup (got (w, 0)->thread_id);
+  for (int i = 1; i <= 8; i++) {
+    g_autofree char *body = g_strdup_printf ("h%d", i);
+    send_as (server, BOB, NULL, thread, body);
+  }
+  wait_received (w, 9);
+  amm_test_spin (200);
+  g_autofree char *cursor = g_strdup (w->cursor);
+  finish (w);
+
+  g_autofree char *fault = g_strdup_printf ("{\"name\":\"status\",\"status\":503,"
+                                            "\"path\":\"/aem/conversations/%s\",\"method\":\"GET\"}", thread);
+  guint status = 0;
+  JsonNode *n = amm_test_server_control (server, "POST", "/control/fault", fault, &status);
+  g_assert_cmpuint (status, ==, 200);
+  g_clear_pointer (&n, json_node_unref);
+  send_as (server, BOB, NULL, thread, "m1");
+  send_as (server, BOB, NULL, thread, "m2");
+  c = connected_client (server, ALICE, "alice-pw", NULL);
+  w = watch (c);
+  amm_client_start_sync (c, cursor);
+  wait_received (w, 2);
+  amm_test_spin (300);
+  g_assert_cmpuint (w->received->len, ==, 2);
+  g_assert_cmpstr (got (w, 0)->body, ==, "m1");
+  g_assert_cmpstr (got (w, 1)->body, ==, "m2");
+  g_assert_cmpint (fault_hits (server, "status"), ==, 0);
+  finish (w);
+}
+
+/* The third chunk fails once (503) while the ones around it are requested ahead: the listing
+ * resumes at that chunk, and everything comes once, in the ids document's order, with the
+ * cursor committed once, after the last chunk. */
+static void
+test_big_sync_chunk_fails (void)
+{
+  g_autoptr (AmmTestServer) server = amm_test_server_start ("--max-message-count", "5", "--max-ids-limit", "10",
+                                                            NULL);
+  generate_for_alice (server, 60, 5);
+  guint status = 0;
+  JsonNode *n = amm_test_server_control (server, "POST", "/control/fault",
+                                         "{\"name\":\"status\",\"status\":503,\"path\":\"/aem/conversations\","
+                                         "\"method\":\"POST\",\"skip\":2,\"count\":1}", &status);
+  g_assert_cmpuint (status, ==, 200);
+  g_clear_pointer (&n, json_node_unref);
+  AmmClient *c = connected_client (server, ALICE, "alice-pw", NULL);
+  amm_client_set_max_response_bytes (c, BIG_CAP);
+  Watch *w = watch (c);
+  amm_client_start_sync (c, NULL);
+  wait_received (w, 300);
+  g_assert_true (amm_test_wait_for (is_up, w, WAIT_MS));
+  amm_test_spin (300);
+  g_assert_cmpint (fault_hits (server, "status"), ==, 1);
+  check_generated (w, 60, 0, 5);
+  check_chunk_order (w, 60, 10);
+  g_assert_cmpuint (w->cursor_changes, ==, 1);
+  finish (w);
+}
+
+/* Chunks over the cap (20 embedded messages of 10 conversations: ~120 KB) are fetched again in
+ * halves, the chunks requested ahead with them: everything once, in order within each
+ * conversation, the cursor committed once. */
+static void
+test_big_sync_chunk_halves (void)
+{
+  g_autoptr (AmmTestServer) server = amm_test_server_start ("--max-message-count", "20", "--max-ids-limit", "10",
+                                                            NULL);
+  generate_for_alice (server, 30, 20);
+  AmmClient *c = connected_client (server, ALICE, "alice-pw", NULL);
+  amm_client_set_max_response_bytes (c, BIG_CAP);
+  Watch *w = watch (c);
+  amm_client_start_sync (c, NULL);
+  wait_received (w, 600);
+  g_assert_true (amm_test_wait_for (is_up, w, WAIT_MS));
+  amm_test_spin (300);
+  check_generated (w, 30, 0, 20);
+  g_assert_cmpuint (w->cursor_changes, ==, 1);
+  finish (w);
+}
+
+/* The cache keeps a conversation's newest AMM_CLIENT_CACHED_MESSAGES of the 30 the listing
+ * embeds (all of them delivered): its participants still come from the newest. */
+static void
+test_cache_newest_only (void)
+{
+  g_autoptr (AmmTestServer) server = amm_test_server_start (NULL, NULL);
+  g_autofree char *body = g_strdup_printf ("{\"user\":\"" ALICE "\",\"conversations\":1,\"messages\":30,"
+                                           "\"senders\":[\"" BOB "\"]}");
+  guint status = 0;
+  g_autoptr (JsonNode) n = amm_test_server_control (server, "POST", "/control/generate", body, &status);
+  g_assert_cmpuint (status, ==, 200);
+  const char *thread = json_array_get_string_element (
+      json_object_get_array_member (json_node_get_object (n), "threads"), 0);
+  AmmClient *c = connected_client (server, ALICE, "alice-pw", NULL);
+  Watch *w = watch (c);
+  amm_client_start_sync (c, NULL);
+  wait_received (w, 30);
+  g_assert_true (amm_test_wait_for (is_up, w, WAIT_MS));
+  check_generated (w, 1, 0, 30);
+  AmmConversation *cached = amm_client_lookup_conversation (c, thread);
+  g_assert_nonnull (cached);
+  g_assert_cmpuint (cached->messages->len, ==, AMM_CLIENT_CACHED_MESSAGES);
+  g_assert_cmpstr (((AmmMessage *) g_ptr_array_index (cached->messages, 0))->body, ==, "gen 0/29");
+  g_autofree char *oldest = g_strdup_printf ("gen 0/%u", 30 - AMM_CLIENT_CACHED_MESSAGES);
+  g_assert_cmpstr (((AmmMessage *) g_ptr_array_index (cached->messages, AMM_CLIENT_CACHED_MESSAGES - 1))->body,
+                   ==, oldest);
+  g_autoptr (GPtrArray) parts = amm_client_conversation_participants (c, thread);
+  g_assert_cmpuint (parts->len, ==, 2);
+  g_assert_true (amm_client_find_direct_conversation (c, BOB) == cached);
+  finish (w);
+}
 
 /* A server without conversations.ids.v1 answers the ids request 406: the client lists in one
  * request, as before, and still gets everything once. */
@@ -914,10 +1076,14 @@ main (int argc, char **argv)
   g_test_add_func ("/client/sync/first-login", test_sync_first_login);
   g_test_add_func ("/client/sync/resume", test_sync_resume);
   g_test_add_func ("/client/sync/paging", test_sync_paging);
+  g_test_add_func ("/client/sync/no-needless-paging", test_sync_no_needless_paging);
   g_test_add_func ("/client/sync/big/3.2", test_big_sync_32);
   g_test_add_func ("/client/sync/big/3", test_big_sync_3);
   g_test_add_func ("/client/sync/big/2.1", test_big_sync_21);
   g_test_add_func ("/client/sync/big/no-ids", test_big_sync_no_ids);
+  g_test_add_func ("/client/sync/big/chunk-fails", test_big_sync_chunk_fails);
+  g_test_add_func ("/client/sync/big/chunk-halves", test_big_sync_chunk_halves);
+  g_test_add_func ("/client/sync/cache-newest-only", test_cache_newest_only);
   g_test_add_func ("/client/send/new-then-reuse", test_send_and_reuse);
   g_test_add_func ("/client/sync/from-self", test_from_self_other_device);
   g_test_add_func ("/client/reconnect/websocket", test_reconnect_websocket);

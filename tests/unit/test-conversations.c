@@ -869,6 +869,53 @@ test_read_own_mark_not_reported (void)
   finish (a2);
 }
 
+/* 250 marks are three batches (maxBatchSize 100), sent one at a time: while the server holds
+ * the answer to the first, the second is not sent (the listings keep a connection); once it
+ * is answered, the rest follow without waiting for the next 2 s flush. */
+static void
+test_read_marks_one_batch_at_a_time (void)
+{
+  g_autoptr (AmmTestServer) server = amm_test_server_startv (NULL);
+  control_ok (server, "/control/generate",
+              "{\"user\":\"" ALICE "\",\"conversations\":1,\"messages\":250,\"senders\":[\"" BOB "\"]}");
+  g_autoptr (JsonNode) all = amm_test_server_messages (server, ALICE);
+  JsonArray *every = json_node_get_array (all);
+  g_autoptr (GPtrArray) a = g_ptr_array_new (); /* JsonObject*: the messages, not the START event */
+  for (guint i = 0; i < json_array_get_length (every); i++) {
+    JsonObject *m = json_array_get_object_element (every, i);
+    JsonObject *event = json_object_get_object_member (m, "event");
+    if (g_strcmp0 (json_object_get_string_member (event, "type"), "MESSAGE") == 0)
+      g_ptr_array_add (a, m);
+  }
+  g_assert_cmpuint (a->len, ==, 250);
+  Watch *w = syncing (server, ALICE, NULL, FALSE);
+  control_ok (server, "/control/fault",
+              "{\"name\":\"stall\",\"path\":\"/aem/services/markAsReadBatch\",\"count\":1}");
+  gint64 batches = stat_of (server, "markReadBatches");
+  for (guint i = 0; i < 250; i++) {
+    JsonObject *m = g_ptr_array_index (a, i);
+    amm_client_mark_read (w->client, json_object_get_string_member (m, "threadId"),
+                          json_object_get_string_member (m, "id"));
+  }
+  amm_client_flush_read (w->client);
+  amm_test_spin (700);
+  const char *first = json_object_get_string_member (g_ptr_array_index (a, 0), "id");
+  const char *second = json_object_get_string_member (g_ptr_array_index (a, 100), "id");
+  const char *last = json_object_get_string_member (g_ptr_array_index (a, 249), "id");
+  g_assert_cmpint (stat_of (server, "markReadBatches"), ==, batches + 1);
+  g_assert_true (server_read (server, ALICE, first));    /* stored; its answer is held */
+  g_assert_false (server_read (server, ALICE, second));  /* the next batch waits for it */
+
+  guint status = 0;
+  g_autoptr (JsonNode) cleared = amm_test_server_control (server, "DELETE", "/control/fault", NULL, &status);
+  g_assert_cmpuint (status, ==, 200);
+  ServerReadPred p = { server, last };
+  g_assert_true (amm_test_wait_for (is_server_read, &p, WAIT_MS));
+  g_assert_true (server_read (server, ALICE, second));
+  g_assert_cmpint (stat_of (server, "markReadBatches"), ==, batches + 3);
+  finish (w);
+}
+
 /* --- tests: typing ---------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -1085,6 +1132,7 @@ main (int argc, char **argv)
   g_test_add_func ("/conversations/closed", test_closed);
   g_test_add_func ("/conversations/read-marks", test_read_marks);
   g_test_add_func ("/conversations/read-own-mark-not-reported", test_read_own_mark_not_reported);
+  g_test_add_func ("/conversations/read-marks/one-batch-at-a-time", test_read_marks_one_batch_at_a_time);
   g_test_add_func ("/conversations/typing/websocket", test_typing_websocket);
   g_test_add_func ("/conversations/typing/sse", test_typing_sse);
   g_test_add_func ("/conversations/typing/idle-pause", test_typing_idle_pause);

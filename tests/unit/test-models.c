@@ -1417,6 +1417,38 @@ test_conversation_valid (void)
   g_assert_cmpstr (m1->body, ==, "");
 }
 
+/* What a cache keeps: every field, the newest n messages (the same objects), in order. */
+static void
+test_conversation_copy_newest (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) n = parse (CONVERSATION);
+  g_autoptr (AmmConversation) c = amm_conversation_parse (n, "https://h:8443", &error);
+  g_autoptr (AmmConversation) one = NULL;
+  g_autoptr (AmmConversation) all = NULL;
+
+  g_assert_no_error (error);
+  one = amm_conversation_copy_newest (c, 1);
+  g_assert_true (one != c);
+  g_assert_cmpstr (one->id, ==, c->id);
+  g_assert_cmpstr (one->href, ==, c->href);
+  g_assert_cmpstr (one->subject, ==, "Lunch");
+  g_assert_cmpint (one->active, ==, c->active);
+  g_assert_cmpint (one->closed, ==, c->closed);
+  g_assert_cmpstr (one->last_updated_str, ==, c->last_updated_str);
+  g_assert_true (g_date_time_equal (one->last_updated, c->last_updated));
+  g_assert_cmpuint (one->unread_count, ==, 2);
+  g_assert_true (one->multiparty);
+  g_assert_cmpstr (one->participants_href, ==, c->participants_href);
+  g_assert_cmpuint (one->messages->len, ==, 1);
+  g_assert_true (g_ptr_array_index (one->messages, 0) == g_ptr_array_index (c->messages, 0));
+  all = amm_conversation_copy_newest (c, 10);   /* more than it has: all of them */
+  g_assert_cmpuint (all->messages->len, ==, 2);
+  g_assert_cmpstr (((AmmMessage *) g_ptr_array_index (all->messages, 1))->id, ==, "m1");
+  g_clear_pointer (&c, amm_conversation_unref);  /* the copies hold their own references */
+  g_assert_cmpstr (((AmmMessage *) g_ptr_array_index (one->messages, 0))->id, ==, "m2");
+}
+
 static void
 test_conversation_defaults (void)
 {
@@ -2136,6 +2168,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/models/conversation/valid", test_conversation_valid);
   g_test_add_func ("/models/conversation/defaults", test_conversation_defaults);
+  g_test_add_func ("/models/conversation/copy-newest", test_conversation_copy_newest);
   g_test_add_func ("/models/conversation/invalid", test_conversation_invalid);
 
   g_test_add_func ("/models/conversation-list/valid", test_list_valid);

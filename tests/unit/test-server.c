@@ -641,6 +641,129 @@ test_conversation_ids (void)
       json_object_get_object_member (d2, "conversationsResource"), "limits"), "maxIdsLimit"));
 }
 
+/* The embedded messages of `thread` in a listing, newest first: "body,body,…". */
+static char *
+embedded_of (Resp *r, const char *thread)
+{
+  JsonArray *convs = conversations_of (r);
+  g_autoptr (GStrvBuilder) sb = g_strv_builder_new ();
+  g_auto (GStrv) bodies = NULL;
+
+  for (guint i = 0; i < json_array_get_length (convs); i++) {
+    JsonObject *c = json_array_get_object_element (convs, i);
+    JsonArray *msgs = json_object_get_array_member (c, "messages");
+
+    if (!g_str_equal (json_object_get_string_member (c, "id"), thread))
+      continue;
+    for (guint j = 0; j < json_array_get_length (msgs); j++)
+      g_strv_builder_add (sb, json_object_get_string_member (json_array_get_object_element (msgs, j), "body"));
+  }
+  bodies = g_strv_builder_end (sb);
+  return g_strjoinv (",", bodies);
+}
+
+static Resp *
+list_after (SoupSession *session, AmmTestServer *srv, const char *user, const char *after)
+{
+  g_autofree char *filter = g_strdup_printf ("{\"searchAfterDate\":\"%s\"}", after);
+
+  return list_post (session, srv, user, filter);
+}
+
+/* A cursor just after the listing's lastUpdated: what came before is known. */
+static char *
+cursor_after (Resp *r)
+{
+  return iso_plus_ms (json_object_get_string_member (obj (r), "lastUpdated"), 1);
+}
+
+/* An incremental listing embeds, per conversation, what changed at or after the cursor (new
+ * messages, and older ones the user marked read since) plus the anchor, the newest message
+ * received before it; full and by-id listings embed the newest maxMessageCount. */
+static void
+test_incremental_embedding (void)
+{
+  g_autoptr (AmmTestServer) srv = amm_test_server_start ("--max-message-count", "3", NULL);
+  g_autoptr (SoupSession) session = new_session (srv);
+  const char *to[] = { BOB, NULL };
+  g_autoptr (JsonNode) first = amm_test_server_send (srv, ALICE, to, NULL, "p0");
+  g_autofree char *thread = g_strdup (json_object_get_string_member (json_node_get_object (first), "threadId"));
+  g_autofree char *p1_id = NULL;
+  g_autofree char *c = conversations_href (session, srv, BOB);
+  g_autofree char *by_id = g_strdup_printf ("{\"ids\":[{\"id\":\"%s\"}]}", thread);
+
+  for (int i = 1; i < 6; i++) {
+    g_autofree char *text = g_strdup_printf ("p%d", i);
+    g_autoptr (JsonNode) m = amm_test_server_send (srv, ALICE, NULL, thread, text);
+    if (i == 1)
+      p1_id = g_strdup (json_object_get_string_member (json_node_get_object (m), "id"));
+  }
+
+  /* full and by-id: the newest three */
+  g_autoptr (Resp) full = list_post (session, srv, BOB, "{}");
+  g_autofree char *full_e = embedded_of (full, thread);
+  g_assert_cmpstr (full_e, ==, "p5,p4,p3");
+  g_autoptr (Resp) ids = list_post (session, srv, BOB, by_id);
+  g_autofree char *ids_e = embedded_of (ids, thread);
+  g_assert_cmpstr (ids_e, ==, "p5,p4,p3");
+
+  /* one new message: it and the anchor; at the cursor's own instant p5 still counts as new
+   * (inclusive), and the anchor is then p4 */
+  const char *cursor = json_object_get_string_member (obj (full), "lastUpdated");
+  g_autofree char *after_full = cursor_after (full);
+  json_node_unref (amm_test_server_send (srv, ALICE, NULL, thread, "p6"));
+  g_autoptr (Resp) inc = list_after (session, srv, BOB, after_full);
+  g_autofree char *inc_e = embedded_of (inc, thread);
+  g_assert_cmpstr (inc_e, ==, "p6,p5");
+  g_assert_cmpstr (path_str (inc->json, "$.conversations[0].messages[1].receivedDate"), <, after_full);
+  g_autoptr (Resp) inclusive = list_after (session, srv, BOB, cursor);
+  g_autofree char *inclusive_e = embedded_of (inclusive, thread);
+  g_assert_cmpstr (inclusive_e, ==, "p6,p5,p4");
+  /* the same through GET ?after= */
+  g_autofree char *esc = g_uri_escape_string (after_full, NULL, FALSE);
+  g_autofree char *get_url = g_strdup_printf ("%s?after=%s", c, esc);
+  g_autoptr (Resp) get = http (session, srv, "GET", get_url, BOB, ACCEPT (AMM_TYPE_CONVERSATIONS_V2), NULL, NULL);
+  g_autofree char *get_e = embedded_of (get, thread);
+  g_assert_cmpstr (get_e, ==, "p6,p5");
+
+  /* more new ones than fit: the newest three, no anchor (the client pages back from p8) */
+  g_autofree char *after_inc = cursor_after (inc);
+  for (int i = 7; i < 11; i++) {
+    g_autofree char *text = g_strdup_printf ("p%d", i);
+    json_node_unref (amm_test_server_send (srv, ALICE, NULL, thread, text));
+  }
+  g_autoptr (Resp) many = list_after (session, srv, BOB, after_inc);
+  g_autofree char *many_e = embedded_of (many, thread);
+  g_assert_cmpstr (many_e, ==, "p10,p9,p8");
+  g_assert_cmpstr (path_str (many->json, "$.conversations[0].messages[2].receivedDate"), >=, after_inc);
+
+  /* an old message bob reads (on any device): it comes back read, with the anchor */
+  g_autofree char *after_many = cursor_after (many);
+  g_autofree char *mark = g_strdup_printf ("{\"messageIds\":[\"%s\"]}", p1_id);
+  g_autoptr (Resp) marked = http (session, srv, "POST", "/aem/services/markAsReadBatch", BOB,
+                                  AMM_TYPE_ERROR, AMM_TYPE_MESSAGE_IDS, mark);
+  g_assert_cmpuint (marked->status, ==, 204);
+  g_autoptr (Resp) read = list_after (session, srv, BOB, after_many);
+  g_autofree char *read_e = embedded_of (read, thread);
+  g_assert_cmpstr (read_e, ==, "p10,p1");
+  g_assert_cmpstr (path_str (read->json, "$.conversations[0].messages[1].id"), ==, p1_id);
+  g_assert_true (json_object_get_boolean_member (json_object_get_object_member (json_array_get_object_element (
+      json_object_get_array_member (json_array_get_object_element (conversations_of (read), 0), "messages"), 1),
+      "flags"), "read"));
+  g_assert_cmpstr (path_str (read->json, "$.conversations[0].messages[1].lastModifiedDate"), >=, after_many);
+  /* alice's view did not change */
+  g_autoptr (Resp) alice = list_after (session, srv, ALICE, after_many);
+  g_assert_cmpuint (json_array_get_length (conversations_of (alice)), ==, 0);
+
+  /* full and by-id listings still embed the newest three, whatever changed */
+  g_autoptr (Resp) full2 = list_post (session, srv, BOB, "{}");
+  g_autofree char *full2_e = embedded_of (full2, thread);
+  g_assert_cmpstr (full2_e, ==, "p10,p9,p8");
+  g_autoptr (Resp) ids2 = list_post (session, srv, BOB, by_id);
+  g_autofree char *ids2_e = embedded_of (ids2, thread);
+  g_assert_cmpstr (ids2_e, ==, "p10,p9,p8");
+}
+
 static void
 test_pages (void)
 {
@@ -1396,6 +1519,7 @@ main (int argc, char **argv)
   g_test_add_func ("/server/cors", test_cors);
   g_test_add_func ("/server/send-and-list", test_send_and_list);
   g_test_add_func ("/server/pages", test_pages);
+  g_test_add_func ("/server/incremental-embedding", test_incremental_embedding);
   g_test_add_func ("/server/conversation-ids", test_conversation_ids);
   g_test_add_func ("/server/validate-and-read", test_validate_and_read);
   g_test_add_func ("/server/conversation-rules", test_conversation_rules);
