@@ -92,7 +92,8 @@ GPtrArray *amm_client_get_participants (AmmClient *self, const char *thread_id);
  * every 2 s, in batches of at most maxBatchSize, one batch at a time; failures are retried with
  * the next flush. */
 void amm_client_mark_read (AmmClient *self, const char *thread_id, const char *message_id);
-/* Send what is queued now (e.g. before logout), one batch after the other. */
+/* Send the first queued batch now rather than at the next 2 s flush; the others follow, one
+ * when the previous is answered (a shutdown cancels what is still queued). */
 void amm_client_flush_read (AmmClient *self);
 
 /* ---- Typing (chatState over the notification channel) ---- */

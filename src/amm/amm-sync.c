@@ -329,8 +329,12 @@ needs_page (AmmSync *s, BatchConv *bc)
   AmmMessage *oldest = g_ptr_array_index (bc->messages, bc->messages->len - 1);
   if (oldest->event_type == AMM_EVENT_START || msg_time (oldest) == NULL)
     return FALSE;
-  /* ≥: another message may share the cursor's millisecond */
-  return amm_time_compare (msg_time (oldest), s->cursor_dt) >= 0;
+  int c = amm_time_compare (msg_time (oldest), s->cursor_dt);
+  if (c != 0)
+    return c > 0;
+  /* at the cursor's instant: a message the cursor covers was there when the cursor was made, and
+   * so was everything older; one it does not cover may share that millisecond with others */
+  return s->cursor_ids != NULL && (oldest->id == NULL || !g_hash_table_contains (s->cursor_ids, oldest->id));
 }
 
 gboolean

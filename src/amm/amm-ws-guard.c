@@ -20,7 +20,6 @@ struct _AmmWsGuard {
   GSource       *watch;
   guint          rest_timer;
   gulong         message_handler;
-  gboolean       fired;
   AmmWsGuardFunc exceeded;
   gpointer       user_data;
 };
@@ -120,10 +119,12 @@ on_readable (GSocket *socket, GIOCondition cond, gpointer data)
 {
   AmmWsGuard *guard = data;
   guint64 now;
-  if (guard->fired || !bytes_received (socket, &now))
-    return G_SOURCE_CONTINUE;
-  if (now - guard->baseline > guard->max_bytes + receive_buffer_bytes (socket)) {
-    guard->fired = TRUE;
+  if ((cond & (G_IO_NVAL | G_IO_ERR | G_IO_HUP)) || g_socket_is_closed (socket) || !bytes_received (socket, &now)) {
+    /* the connection is ending: libsoup reports how; nothing more to watch */
+    disarm (guard);
+    return G_SOURCE_REMOVE;
+  }
+  if (now > guard->baseline && now - guard->baseline > guard->max_bytes + receive_buffer_bytes (socket)) {
     disarm (guard);
     guard->exceeded (guard->user_data); /* may free the guard */
     return G_SOURCE_REMOVE;

@@ -990,9 +990,12 @@ fetch_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     goto out;
   if (conv == NULL)
     {
-      /* a known conversation still opens, with the history the client has */
-      AmmConversation *cached = amm_client_lookup_conversation (
-          pa->client, g_hash_table_lookup (fd->components, "thread"));
+      /* a known conversation still opens, with the history the client has, when the server
+       * could not answer now; a refusal (gone, not a participant) is the answer */
+      AmmConversation *cached = amm_error_is_transient (error)
+                                ? amm_client_lookup_conversation (pa->client,
+                                                                  g_hash_table_lookup (fd->components, "thread"))
+                                : NULL;
       if (cached)
         open_conversation (pa, cached, fd->components);
       else

@@ -699,6 +699,39 @@ test_sync_no_needless_paging (void)
   finish (w);
 }
 
+/* AMM 2.1 long polls: after a poll that brought nothing new the next asks from the cursor + 1 ms,
+ * and its answer's anchor is the message at exactly the cursor's instant, which the cursor
+ * covers: nothing older can be missing, so no page is fetched (a 503 on pages would count). */
+static void
+test_sync_no_paging_at_cursor (void)
+{
+  g_autoptr (AmmTestServer) server = amm_test_server_start ("--api", "2.1", "--max-message-count", "5", NULL);
+  AmmClient *c = connected_client (server, ALICE, "alice-pw", NULL);
+  Watch *w = watch (c);
+  amm_client_start_sync (c, NULL);
+  g_assert_true (amm_test_wait_for (is_up, w, WAIT_MS));
+  send_as (server, BOB, ALICE, NULL, "start");
+  wait_received (w, 1);
+  g_autofree char *thread = g_strdup (got (w, 0)->thread_id);
+  amm_test_spin (500); /* the poll after the productive one brings nothing: the next is exclusive */
+  g_autofree char *fault = g_strdup_printf ("{\"name\":\"status\",\"status\":503,"
+                                            "\"path\":\"/aem/conversations/%s\",\"method\":\"GET\"}", thread);
+  guint status = 0;
+  JsonNode *n = amm_test_server_control (server, "POST", "/control/fault", fault, &status);
+  g_assert_cmpuint (status, ==, 200);
+  g_clear_pointer (&n, json_node_unref);
+  for (int i = 1; i <= 3; i++) {
+    g_autofree char *body = g_strdup_printf ("m%d", i);
+    send_as (server, BOB, NULL, thread, body);
+    wait_received (w, 1 + i);
+    amm_test_spin (300);
+  }
+  g_assert_cmpuint (w->received->len, ==, 4);
+  g_assert_cmpstr (got (w, 3)->body, ==, "m3");
+  g_assert_cmpint (fault_hits (server, "status"), ==, 0);
+  finish (w);
+}
+
 /* The third chunk fails once (503) while the ones around it are requested ahead: the listing
  * resumes at that chunk, and everything comes once, in the ids document's order, with the
  * cursor committed once, after the last chunk. */
@@ -1077,6 +1110,7 @@ main (int argc, char **argv)
   g_test_add_func ("/client/sync/resume", test_sync_resume);
   g_test_add_func ("/client/sync/paging", test_sync_paging);
   g_test_add_func ("/client/sync/no-needless-paging", test_sync_no_needless_paging);
+  g_test_add_func ("/client/sync/no-paging-at-cursor", test_sync_no_paging_at_cursor);
   g_test_add_func ("/client/sync/big/3.2", test_big_sync_32);
   g_test_add_func ("/client/sync/big/3", test_big_sync_3);
   g_test_add_func ("/client/sync/big/2.1", test_big_sync_21);
