@@ -588,6 +588,17 @@ check_chunk_order (Watch *w, guint convs, guint chunk)
   g_assert_cmpuint (last, ==, (convs - 1) / chunk);
 }
 
+/* alice logs in with a 64 KiB answer cap (BIG_CAP) and syncs from the cursor (NULL: first login). */
+static Watch *
+big_sync_watch (AmmTestServer *server, const char *cursor)
+{
+  AmmClient *c = connected_client (server, ALICE, "alice-pw", NULL);
+  amm_client_set_max_response_bytes (c, BIG_CAP);
+  Watch *w = watch (c);
+  amm_client_start_sync (c, cursor);
+  return w;
+}
+
 /* 60 conversations × 5 messages, 5 embedded: the single listing (~190 KB) is over the 64 KiB
  * cap; ids and chunks of 10 (maxIdsLimit) get everything, once, in order. Then 40 more
  * conversations × 8 messages while alice is away: the incremental listing is over the cap
@@ -599,10 +610,7 @@ check_big_sync (const char *api)
   g_autoptr (AmmTestServer) server = amm_test_server_start ("--api", api, "--max-message-count", "5",
                                                             "--max-ids-limit", "10", NULL);
   generate_for_alice (server, 60, 5);
-  AmmClient *c = connected_client (server, ALICE, "alice-pw", NULL);
-  amm_client_set_max_response_bytes (c, BIG_CAP);
-  Watch *w = watch (c);
-  amm_client_start_sync (c, NULL);
+  Watch *w = big_sync_watch (server, NULL);
   wait_received (w, 300);
   g_assert_true (amm_test_wait_for (is_up, w, WAIT_MS));
   amm_test_spin (300);
@@ -613,10 +621,7 @@ check_big_sync (const char *api)
   finish (w);
 
   generate_for_alice (server, 40, 8);
-  c = connected_client (server, ALICE, "alice-pw", NULL);
-  amm_client_set_max_response_bytes (c, BIG_CAP);
-  w = watch (c);
-  amm_client_start_sync (c, cursor);
+  w = big_sync_watch (server, cursor);
   wait_received (w, 320);
   amm_test_spin (500);
   check_generated (w, 40, 0, 8);
@@ -626,10 +631,7 @@ check_big_sync (const char *api)
   g_autofree char *cursor2 = g_strdup (w->cursor);
   finish (w);
 
-  c = connected_client (server, ALICE, "alice-pw", NULL);
-  amm_client_set_max_response_bytes (c, BIG_CAP);
-  w = watch (c);
-  amm_client_start_sync (c, cursor2);
+  w = big_sync_watch (server, cursor2);
   g_assert_true (amm_test_wait_for (is_up, w, WAIT_MS) || w->received->len == 0);
   amm_test_spin (500);
   g_assert_cmpuint (w->received->len, ==, 0);
@@ -653,6 +655,24 @@ fault_hits (AmmTestServer *server, const char *name)
       hits += json_object_get_int_member_with_default (f, "hits", 0);
   }
   return hits;
+}
+
+/* A fault switch (tests/amm-server/README.md), set or the test fails. */
+static void
+add_fault (AmmTestServer *server, const char *json)
+{
+  guint status = 0;
+  g_autoptr (JsonNode) n = amm_test_server_control (server, "POST", "/control/fault", json, &status);
+  g_assert_cmpuint (status, ==, 200);
+}
+
+/* Every page request of the conversation answers 503: fault_hits (server, "status") counts them. */
+static void
+fail_pages (AmmTestServer *server, const char *thread)
+{
+  g_autofree char *fault = g_strdup_printf ("{\"name\":\"status\",\"status\":503,"
+                                            "\"path\":\"/aem/conversations/%s\",\"method\":\"GET\"}", thread);
+  add_fault (server, fault);
 }
 
 /* With an incremental listing that embeds only what changed, the anchor (docs/protocol.md §6)
@@ -679,12 +699,7 @@ test_sync_no_needless_paging (void)
   g_autofree char *cursor = g_strdup (w->cursor);
   finish (w);
 
-  g_autofree char *fault = g_strdup_printf ("{\"name\":\"status\",\"status\":503,"
-                                            "\"path\":\"/aem/conversations/%s\",\"method\":\"GET\"}", thread);
-  guint status = 0;
-  JsonNode *n = amm_test_server_control (server, "POST", "/control/fault", fault, &status);
-  g_assert_cmpuint (status, ==, 200);
-  g_clear_pointer (&n, json_node_unref);
+  fail_pages (server, thread);
   send_as (server, BOB, NULL, thread, "m1");
   send_as (server, BOB, NULL, thread, "m2");
   c = connected_client (server, ALICE, "alice-pw", NULL);
@@ -714,12 +729,7 @@ test_sync_no_paging_at_cursor (void)
   wait_received (w, 1);
   g_autofree char *thread = g_strdup (got (w, 0)->thread_id);
   amm_test_spin (500); /* the poll after the productive one brings nothing: the next is exclusive */
-  g_autofree char *fault = g_strdup_printf ("{\"name\":\"status\",\"status\":503,"
-                                            "\"path\":\"/aem/conversations/%s\",\"method\":\"GET\"}", thread);
-  guint status = 0;
-  JsonNode *n = amm_test_server_control (server, "POST", "/control/fault", fault, &status);
-  g_assert_cmpuint (status, ==, 200);
-  g_clear_pointer (&n, json_node_unref);
+  fail_pages (server, thread);
   for (int i = 1; i <= 3; i++) {
     g_autofree char *body = g_strdup_printf ("m%d", i);
     send_as (server, BOB, NULL, thread, body);
@@ -741,16 +751,9 @@ test_big_sync_chunk_fails (void)
   g_autoptr (AmmTestServer) server = amm_test_server_start ("--max-message-count", "5", "--max-ids-limit", "10",
                                                             NULL);
   generate_for_alice (server, 60, 5);
-  guint status = 0;
-  JsonNode *n = amm_test_server_control (server, "POST", "/control/fault",
-                                         "{\"name\":\"status\",\"status\":503,\"path\":\"/aem/conversations\","
-                                         "\"method\":\"POST\",\"skip\":2,\"count\":1}", &status);
-  g_assert_cmpuint (status, ==, 200);
-  g_clear_pointer (&n, json_node_unref);
-  AmmClient *c = connected_client (server, ALICE, "alice-pw", NULL);
-  amm_client_set_max_response_bytes (c, BIG_CAP);
-  Watch *w = watch (c);
-  amm_client_start_sync (c, NULL);
+  add_fault (server, "{\"name\":\"status\",\"status\":503,\"path\":\"/aem/conversations\","
+                     "\"method\":\"POST\",\"skip\":2,\"count\":1}");
+  Watch *w = big_sync_watch (server, NULL);
   wait_received (w, 300);
   g_assert_true (amm_test_wait_for (is_up, w, WAIT_MS));
   amm_test_spin (300);
@@ -770,10 +773,7 @@ test_big_sync_chunk_halves (void)
   g_autoptr (AmmTestServer) server = amm_test_server_start ("--max-message-count", "20", "--max-ids-limit", "10",
                                                             NULL);
   generate_for_alice (server, 30, 20);
-  AmmClient *c = connected_client (server, ALICE, "alice-pw", NULL);
-  amm_client_set_max_response_bytes (c, BIG_CAP);
-  Watch *w = watch (c);
-  amm_client_start_sync (c, NULL);
+  Watch *w = big_sync_watch (server, NULL);
   wait_received (w, 600);
   g_assert_true (amm_test_wait_for (is_up, w, WAIT_MS));
   amm_test_spin (300);
